@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds the Lua guest component reproducibly and installs it where the host
+# library embeds it (host/guest/moonbox_guest.wasm).
+#
+#   guest-lua/build.sh          build and install
+#   guest-lua/build.sh --check  build and fail if the committed file differs
+#
+# Installs what it needs: the wasm32-wasip2 Rust target and a pinned zig (its
+# clang compiles Lua) in a venv under target/. Output bytes depend only on the
+# sources, Cargo.lock and the pinned tool versions, not on the checkout path.
+set -euo pipefail
+
+RUST_VERSION=1.95.0   # the committed artifact was built with this rustc
+ZIGLANG_VERSION=0.15.2
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+artifact="$root/host/guest/moonbox_guest.wasm"
+toolchain_dir="$root/target/guest-toolchain"
+venv="$toolchain_dir/venv"
+check=0
+case "${1:-}" in
+  --check) check=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
+
+rustc_version=$(rustc --version | awk '{print $2}')
+if [ "$rustc_version" != "$RUST_VERSION" ]; then
+  echo "build.sh: rustc $rustc_version found, the guest is pinned to $RUST_VERSION;" >&2
+  echo "          a different compiler gives different bytes." >&2
+  [ "$check" = 1 ] && exit 1
+fi
+rustup target add wasm32-wasip2 >/dev/null
+
+if ! "$venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION"; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION"
+fi
+
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+export MOONBOX_ZIG_PYTHON="$venv/bin/python"
+export ZIG_GLOBAL_CACHE_DIR="$toolchain_dir/zig-cache"
+export ZIG_LOCAL_CACHE_DIR="$toolchain_dir/zig-cache"
+export CC_wasm32_wasip2="$root/guest-lua/toolchain/zig-cc"
+export AR_wasm32_wasip2="$root/guest-lua/toolchain/zig-ar"
+# -O2 for Lua; luai_makeseed fixes Lua's string-hash seed (it would mix the
+# clock and addresses), so the same script costs the same fuel every time.
+export CFLAGS_wasm32_wasip2="-O2 -Dluai_makeseed(L)=0x6d6f6f6eu -ffile-prefix-map=$root=/moonbox -ffile-prefix-map=$cargo_home=/cargo"
+export CARGO_ENCODED_RUSTFLAGS="--remap-path-prefix=$root=/moonbox"$'\x1f'"--remap-path-prefix=$cargo_home=/cargo"
+unset RUSTFLAGS
+export SOURCE_DATE_EPOCH=0
+
+cargo build --quiet --release --locked \
+  --manifest-path "$root/guest-lua/Cargo.toml" \
+  --target wasm32-wasip2 \
+  --target-dir "$root/target/guest"
+built="$root/target/guest/wasm32-wasip2/release/moonbox_guest.wasm"
+
+if [ "$check" = 1 ]; then
+  if ! cmp -s "$built" "$artifact"; then
+    echo "build.sh: the committed guest $artifact differs from a fresh build:" >&2
+    sha256sum "$built" "$artifact" >&2 || true
+    echo "          run guest-lua/build.sh and commit the result." >&2
+    exit 1
+  fi
+  echo "guest artifact verified: $(sha256sum "$artifact" | cut -c1-16) ($(wc -c <"$artifact") bytes)"
+else
+  mkdir -p "$(dirname "$artifact")"
+  cp "$built" "$artifact"
+  echo "guest built: $artifact ($(wc -c <"$artifact") bytes, sha256 $(sha256sum "$artifact" | cut -c1-16))"
+fi

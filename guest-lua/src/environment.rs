@@ -1,0 +1,44 @@
+//! The sandbox's Lua environment: which standard libraries exist and how the
+//! unsafe or nondeterministic parts of the base library are narrowed.
+
+use mlua::{Lua, LuaOptions, StdLib};
+
+use crate::depth;
+use crate::exports::moonbox::sandbox::runtime::Config;
+use crate::moonbox::sandbox::console::{self, Channel};
+
+/// Libraries loaded besides `base`. Never `io`, `os`, `debug` or `package`.
+fn libraries() -> StdLib {
+    StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::COROUTINE | StdLib::UTF8
+}
+
+/// Narrows the base library; see the file for what and why.
+const PRELUDE: &str = include_str!("prelude.lua");
+
+/// Creates a Lua state with the safe environment and the limits of `config`.
+pub fn create(config: &Config) -> mlua::Result<Lua> {
+    let lua = Lua::new_with(libraries(), LuaOptions::new())?;
+    let max_line = usize::try_from(config.max_error_len).unwrap_or(usize::MAX);
+    let console_out = lua.create_function(move |_, line: mlua::LuaString| {
+        console::write(Channel::Out, &text_of(&line.as_bytes(), max_line));
+        Ok(())
+    })?;
+    let console_warn = lua.create_function(move |_, line: mlua::LuaString| {
+        console::write(Channel::Warn, &text_of(&line.as_bytes(), max_line));
+        Ok(())
+    })?;
+    // Lua integers are i64; reinterpreting the seed's bits keeps every u64 distinct.
+    let seed = i64::from_ne_bytes(config.seed.to_ne_bytes());
+    lua.load(PRELUDE)
+        .set_name("=moonbox")
+        .call::<()>((console_out, console_warn, seed))?;
+    depth::install(&lua, config.max_depth)?;
+    let memory_limit = usize::try_from(config.memory_limit).unwrap_or(usize::MAX);
+    lua.set_memory_limit(memory_limit)?;
+    Ok(lua)
+}
+
+/// Lua strings are bytes; the console carries UTF-8 text of bounded length.
+pub fn text_of(bytes: &[u8], max_len: usize) -> String {
+    crate::errors::truncate(String::from_utf8_lossy(bytes).into_owned(), max_len)
+}

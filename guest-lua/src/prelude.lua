@@ -1,0 +1,67 @@
+-- Runs once per sandbox, before any script, to narrow Lua's base library to
+-- what is safe and deterministic. Arguments come from environment.rs.
+local console_out, console_warn, seed = ...
+
+local select, tostring, type, error = select, tostring, type, error
+local concat, pack = table.concat, table.pack
+local string_find = string.find
+
+-- No file access, no precompiled code.
+dofile, loadfile = nil, nil
+string.dump = nil
+
+-- `load` keeps its contract (chunk, chunkname, mode, env) but only ever
+-- accepts text: a mode without "t" loads nothing.
+local raw_load = load
+load = function(chunk, chunkname, mode, ...)
+  if mode ~= nil and (type(mode) ~= "string" or not string_find(mode, "t", 1, true)) then
+    return nil, "load: only text chunks are accepted in the sandbox (mode is '" .. tostring(mode) .. "')"
+  end
+  return raw_load(chunk, chunkname, "t", ...)
+end
+
+-- The collector may be asked to work or to report, never to stop or be retuned.
+local raw_collectgarbage = collectgarbage
+local gc_allowed = { collect = true, count = true, step = true, isrunning = true }
+collectgarbage = function(opt, ...)
+  if opt == nil then opt = "collect" end
+  if not gc_allowed[opt] then
+    error("collectgarbage: option '" .. tostring(opt) .. "' is not allowed in the sandbox", 2)
+  end
+  return raw_collectgarbage(opt, ...)
+end
+
+-- print and warn write to the sandbox console, never to the host's streams.
+print = function(...)
+  local args = pack(...)
+  for i = 1, args.n do args[i] = tostring(args[i]) end
+  console_out(concat(args, "\t", 1, args.n))
+end
+
+local warnings_on = true
+warn = function(first, ...)
+  local args = pack(first, ...)
+  for i = 1, args.n do
+    if type(args[i]) ~= "string" then
+      error("bad argument #" .. i .. " to 'warn' (string expected, got " .. type(args[i]) .. ")", 2)
+    end
+  end
+  if args.n == 1 and first:sub(1, 1) == "@" then -- control message
+    if first == "@on" then warnings_on = true elseif first == "@off" then warnings_on = false end
+    return
+  end
+  if warnings_on then console_warn(concat(args, "", 1, args.n)) end
+end
+
+-- math.random is seeded from the sandbox config; randomseed() without
+-- arguments reseeds deterministically instead of from the clock.
+local raw_randomseed = math.randomseed
+raw_randomseed(seed)
+local reseeds = 0
+math.randomseed = function(...)
+  if select("#", ...) == 0 then
+    reseeds = reseeds + 1
+    return raw_randomseed(seed, reseeds)
+  end
+  return raw_randomseed(...)
+end

@@ -4,6 +4,7 @@
 #
 #   guest-lua/build.sh          build and install
 #   guest-lua/build.sh --check  build and fail if the committed file differs
+#   guest-lua/build.sh --lint   cargo fmt --check and clippy -D warnings on the guest
 #
 # Installs what it needs: the wasm32-wasip2 Rust target and a pinned zig (its
 # clang compiles Lua) in a venv under target/. Output bytes depend only on the
@@ -18,10 +19,12 @@ artifact="$root/host/guest/moonbox_guest.wasm"
 toolchain_dir="$root/target/guest-toolchain"
 venv="$toolchain_dir/venv"
 check=0
+lint=0
 case "${1:-}" in
   --check) check=1 ;;
+  --lint) lint=1 ;;
   "") ;;
-  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--check|--lint]" >&2; exit 2 ;;
 esac
 
 rustc_version=$(rustc --version | awk '{print $2}')
@@ -49,6 +52,14 @@ export CFLAGS_wasm32_wasip2="-O2 -Dluai_makeseed(L)=0x6d6f6f6eu -ffile-prefix-ma
 export CARGO_ENCODED_RUSTFLAGS="--remap-path-prefix=$root=/moonbox"$'\x1f'"--remap-path-prefix=$cargo_home=/cargo"
 unset RUSTFLAGS
 export SOURCE_DATE_EPOCH=0
+
+if [ "$lint" = 1 ]; then
+  cargo fmt --manifest-path "$root/guest-lua/Cargo.toml" --check
+  cargo clippy --quiet --release --locked --manifest-path "$root/guest-lua/Cargo.toml" \
+    --target wasm32-wasip2 --target-dir "$root/target/guest" -- -D warnings
+  echo "guest lint clean"
+  exit 0
+fi
 
 cargo build --quiet --release --locked \
   --manifest-path "$root/guest-lua/Cargo.toml" \

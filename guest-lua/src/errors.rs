@@ -34,6 +34,12 @@ pub fn to_script_error(error: &mlua::Error, max_len: usize) -> ScriptError {
 /// The Lua-level limits whose errors scripts may catch; uncaught, they are
 /// reported as limits rather than as ordinary runtime errors.
 fn limit_kind(message: &str) -> Option<LimitKind> {
+    // `coroutine.wrap` prefixes a position at every level it propagates an
+    // error through; the cause is what remains.
+    let mut message = message;
+    while let Some((_, _, rest)) = split_position(message) {
+        message = rest;
+    }
     if message.starts_with(DEPTH_ERROR) {
         Some(LimitKind::Recursion)
     } else if message.starts_with("stack overflow") || message.starts_with("C stack overflow") {
@@ -70,10 +76,11 @@ fn split_position(text: &str) -> Option<(&str, u32, &str)> {
         let colon = search_from + offset;
         let rest = &text[colon + 1..];
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 && rest[digits..].starts_with(": ") {
-            if let Ok(line) = rest[..digits].parse::<u32>() {
-                return Some((&text[..colon], line, &rest[digits + 2..]));
-            }
+        if digits > 0
+            && rest[digits..].starts_with(": ")
+            && let Ok(line) = rest[..digits].parse::<u32>()
+        {
+            return Some((&text[..colon], line, &rest[digits + 2..]));
         }
         search_from = colon + 1;
     }

@@ -1,0 +1,98 @@
+//! The sandbox console: where `print` and `warn` go instead of the host's streams.
+
+use std::collections::VecDeque;
+
+/// Default number of lines a console keeps.
+pub const DEFAULT_MAX_LINES: usize = 10_000;
+/// Default number of text bytes a console keeps.
+pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024;
+
+/// Which Lua function wrote a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// `print`
+    Out,
+    /// `warn`
+    Warn,
+}
+
+/// One console line. Lines are UTF-8 (invalid bytes replaced) and at most
+/// [`crate::MAX_TEXT_LEN`] bytes long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleLine {
+    /// Where it came from.
+    pub channel: Channel,
+    /// The text, without a trailing newline.
+    pub text: String,
+}
+
+/// A bounded queue of console lines: when full, the oldest lines are dropped
+/// and counted, so a chatty script can never grow host memory.
+///
+/// ```
+/// use moonbox::{Channel, Console};
+/// let mut console = Console::new(2, 1024);
+/// for text in ["a", "b", "c"] {
+///     console.push(Channel::Out, text.to_string());
+/// }
+/// assert_eq!(console.dropped(), 1);
+/// assert_eq!(console.lines().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Console {
+    lines: VecDeque<ConsoleLine>,
+    bytes: usize,
+    max_lines: usize,
+    max_bytes: usize,
+    dropped: u64,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_LINES, DEFAULT_MAX_BYTES)
+    }
+}
+
+impl Console {
+    /// A console keeping at most `max_lines` lines and `max_bytes` bytes of text.
+    pub fn new(max_lines: usize, max_bytes: usize) -> Self {
+        Self {
+            lines: VecDeque::new(),
+            bytes: 0,
+            max_lines,
+            max_bytes,
+            dropped: 0,
+        }
+    }
+
+    /// Appends a line, dropping the oldest ones while over a bound.
+    pub fn push(&mut self, channel: Channel, text: String) {
+        self.bytes += text.len();
+        self.lines.push_back(ConsoleLine { channel, text });
+        while self.lines.len() > self.max_lines || self.bytes > self.max_bytes {
+            match self.lines.pop_front() {
+                Some(old) => {
+                    self.bytes -= old.text.len();
+                    self.dropped += 1;
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// The lines kept, oldest first.
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = &ConsoleLine> {
+        self.lines.iter()
+    }
+
+    /// Removes and returns the lines kept, oldest first.
+    pub fn drain(&mut self) -> Vec<ConsoleLine> {
+        self.bytes = 0;
+        self.lines.drain(..).collect()
+    }
+
+    /// How many lines were dropped because the console was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}

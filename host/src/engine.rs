@@ -1,0 +1,140 @@
+//! [`ScriptEngine`]: one wasmtime engine with the Lua guest compiled and
+//! pre-linked, from which sandboxes are made.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, OptLevel};
+
+use crate::ScriptError;
+use crate::bindings::{Sandbox as SandboxWorld, SandboxPre};
+use crate::epoch::EpochTicker;
+use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::store_state::StoreState;
+
+/// The guest component (Lua 5.4 in wasm), built by `guest-lua/build.sh`.
+pub const GUEST_COMPONENT: &[u8] = include_bytes!("../guest/moonbox_guest.wasm");
+
+/// How often the epoch advances; the wall-clock limit is counted in these.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Default size of the wasm stack: 512 KiB (wasmtime's default). Deeper wasm
+/// recursion traps as a [`crate::LimitKind::Stack`] limit.
+pub const DEFAULT_MAX_WASM_STACK: usize = 512 * 1024;
+
+/// Engine-wide settings (the same for every sandbox of an engine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Bytes of native stack wasm code may use. Default: [`DEFAULT_MAX_WASM_STACK`].
+    pub max_wasm_stack: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+        }
+    }
+}
+
+/// Compiles the Lua guest once and creates sandboxes from it.
+///
+/// Creating an engine compiles the guest with Cranelift (a few hundred
+/// milliseconds): make one per process and share it; it is cheap to clone and
+/// `Send + Sync`. Each [`Sandbox`] gets its own wasmtime `Store`. The engine
+/// owns one background thread that advances the epoch for the wall-clock limit.
+///
+/// ```
+/// use moonbox::{ScriptEngine, SandboxConfig};
+/// # fn main() -> Result<(), moonbox::ScriptError> {
+/// let engine = ScriptEngine::new()?;
+/// let mut sandbox = engine.sandbox(&SandboxConfig::default())?;
+/// sandbox.run("hello.lua", b"print('hello from Lua ' .. _VERSION)")?;
+/// assert_eq!(sandbox.console().lines().next().map(|l| l.text.as_str()), Some("hello from Lua Lua 5.4"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ScriptEngine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    engine: Engine,
+    pre: SandboxPre<StoreState>,
+    _ticker: EpochTicker,
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ScriptEngine>();
+};
+
+impl ScriptEngine {
+    /// An engine with [`EngineConfig::default`].
+    ///
+    /// # Errors
+    /// [`ScriptError::Host`] if wasmtime cannot be configured or the guest does not compile.
+    pub fn new() -> Result<Self, ScriptError> {
+        Self::with_config(&EngineConfig::default())
+    }
+
+    /// An engine with the given settings.
+    ///
+    /// # Errors
+    /// [`ScriptError::Host`] if wasmtime cannot be configured or the guest does not compile.
+    pub fn with_config(config: &EngineConfig) -> Result<Self, ScriptError> {
+        let engine = Engine::new(&wasmtime_config(config))
+            .map_err(|e| ScriptError::host("configuring wasmtime", &e))?;
+        let component = Component::new(&engine, GUEST_COMPONENT)
+            .map_err(|e| ScriptError::host("compiling the guest component", &e))?;
+        let mut linker = Linker::<StoreState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| ScriptError::host("linking WASI", &e))?;
+        SandboxWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(|e| ScriptError::host("linking the console", &e))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| ScriptError::host("pre-linking the guest", &e))?;
+        let pre = SandboxPre::new(instance_pre)
+            .map_err(|e| ScriptError::host("checking the guest's exports", &e))?;
+        let ticker =
+            EpochTicker::start(engine.clone(), EPOCH_TICK).map_err(|e| ScriptError::Host {
+                message: format!("starting the epoch thread: {e}"),
+            })?;
+        Ok(Self {
+            inner: Arc::new(EngineInner {
+                engine,
+                pre,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// Creates a sandbox: a fresh store and instance, with a Lua state set up
+    /// with the safe standard library and `config`'s limits.
+    ///
+    /// # Errors
+    /// [`ScriptError::InvalidConfig`] for limits out of range;
+    /// [`ScriptError::Host`] if the guest cannot be instantiated.
+    pub fn sandbox(&self, config: &SandboxConfig) -> Result<Sandbox, ScriptError> {
+        Sandbox::new(&self.inner.engine, &self.inner.pre, config)
+    }
+
+    /// The underlying wasmtime engine.
+    pub fn wasmtime_engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+}
+
+fn wasmtime_config(config: &EngineConfig) -> Config {
+    let mut wasm = Config::new();
+    wasm.wasm_exceptions(true) // Lua's setjmp/longjmp
+        .consume_fuel(true) // deterministic per-call budgets
+        .epoch_interruption(true) // wall-clock backstop
+        .max_wasm_stack(config.max_wasm_stack)
+        .concurrency_support(false) // no async components: cheaper calls
+        .cranelift_opt_level(OptLevel::Speed);
+    wasm
+}

@@ -1,0 +1,44 @@
+//! # Moonbox
+//!
+//! Runs untrusted Lua 5.4 scripts inside a WebAssembly sandbox. Lua itself is
+//! compiled to a wasm component (the *guest*) and runs under wasmtime with:
+//!
+//! - **fuel**: a deterministic instruction budget per call;
+//! - **memory limits**: a catchable Lua heap limit and a hard wasm memory cap;
+//! - **a call-depth limit** and a bounded wasm stack;
+//! - **a wall-clock backstop** through wasmtime epochs;
+//! - **a safe standard library**: base (no `dofile`, `loadfile`, binary
+//!   chunks), `table`, `string`, `math`, `coroutine`, `utf8`. Never `os`,
+//!   `io`, `debug` or `package`. `print` and `warn` go to the sandbox's
+//!   [`Console`].
+//!
+//! Make one [`ScriptEngine`] per process (it compiles the guest), then one
+//! [`Sandbox`] per script:
+//!
+//! ```
+//! use moonbox::{Limits, SandboxConfig, ScriptEngine, ScriptError, LimitKind};
+//! # fn main() -> Result<(), ScriptError> {
+//! let engine = ScriptEngine::new()?;
+//! let config = SandboxConfig { limits: Limits { fuel: 5_000_000, ..Limits::default() }, ..SandboxConfig::default() };
+//! let mut sandbox = engine.sandbox(&config)?;
+//! let err = sandbox.run("spin.lua", b"while true do end").unwrap_err();
+//! assert_eq!(err.limit_kind(), Some(LimitKind::Fuel));
+//! # Ok(())
+//! # }
+//! ```
+
+mod bindings;
+pub mod console;
+mod engine;
+mod epoch;
+mod error;
+pub mod limits;
+mod sandbox;
+mod store_state;
+mod wasi;
+
+pub use console::{Channel, Console, ConsoleLine};
+pub use engine::{DEFAULT_MAX_WASM_STACK, EPOCH_TICK, EngineConfig, GUEST_COMPONENT, ScriptEngine};
+pub use error::{LimitKind, ScriptError};
+pub use limits::Limits;
+pub use sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};

@@ -1,0 +1,371 @@
+//! [`Sandbox`]: one Lua state in its own wasm instance and store.
+
+use wasmtime::component::{ResourceAny, ResourceTable};
+use wasmtime::{Engine, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use crate::bindings::{
+    GuestConfig, GuestError, GuestLimitKind, LuaError, Sandbox as SandboxWorld, SandboxPre,
+};
+use crate::console::{self, Console};
+use crate::engine::EPOCH_TICK;
+use crate::store_state::{MemoryLimiter, StoreState};
+use crate::{LimitKind, Limits, ScriptError, wasi};
+
+/// Longest error message, traceback or console line (in bytes) a sandbox
+/// reports; longer text is cut inside the guest and ends in `... (truncated)`.
+pub const MAX_TEXT_LEN: usize = 8 * 1024;
+
+/// Fuel for creating the Lua state and its safe environment (measured: a
+/// few hundred thousand units; the margin keeps it from ever mattering).
+const SETUP_FUEL: u64 = 50_000_000;
+
+/// Everything that decides how a sandbox behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Resource limits.
+    pub limits: Limits,
+    /// Seed of `math.random` and of every random source the guest can reach.
+    /// Default: 0.
+    pub seed: u64,
+    /// Lines the console keeps. Default: [`console::DEFAULT_MAX_LINES`].
+    pub console_max_lines: usize,
+    /// Text bytes the console keeps. Default: [`console::DEFAULT_MAX_BYTES`].
+    pub console_max_bytes: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            seed: 0,
+            console_max_lines: console::DEFAULT_MAX_LINES,
+            console_max_bytes: console::DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+/// One Lua state, isolated in its own wasm instance, memory and store.
+///
+/// Each [`Sandbox::run`] or [`Sandbox::call`] gets the full fuel and
+/// wall-clock budgets of [`Limits`]. A trap (fuel, wall clock, hard memory
+/// cap, wasm stack) discards the instance at once, without running Lua
+/// finalizers; later calls return [`ScriptError::SandboxPoisoned`]. Lua
+/// errors, including the catchable Lua-level limits, leave it usable.
+///
+/// Create sandboxes with [`crate::ScriptEngine::sandbox`].
+pub struct Sandbox {
+    state: State,
+    limits: Limits,
+    fuel_used: u64,
+    last_fuel_used: u64,
+}
+
+enum State {
+    Live {
+        store: Store<StoreState>,
+        world: SandboxWorld,
+        lua: ResourceAny,
+    },
+    /// The instance is gone; what the host keeps of it stays readable.
+    Discarded {
+        cause: Option<LimitKind>,
+        leftovers: Box<StoreState>,
+    },
+}
+
+impl Sandbox {
+    pub(crate) fn new(
+        engine: &Engine,
+        pre: &SandboxPre<StoreState>,
+        config: &SandboxConfig,
+    ) -> Result<Self, ScriptError> {
+        let limits = &config.limits;
+        limits.validate()?;
+        let cap =
+            usize::try_from(limits.hard_memory_cap()).map_err(|_| ScriptError::InvalidConfig {
+                message: "hard memory cap does not fit this platform's address space".into(),
+            })?;
+        let stderr = MemoryOutputPipe::new(wasi::STDERR_CAPACITY);
+        let state = StoreState {
+            wasi: wasi::context(config.seed, stderr.clone()),
+            table: ResourceTable::new(),
+            console: Console::new(config.console_max_lines, config.console_max_bytes),
+            memory: MemoryLimiter::new(cap),
+            stderr,
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_trap();
+        arm(&mut store, SETUP_FUEL, limits)?;
+        let guest_config = GuestConfig {
+            seed: config.seed,
+            memory_limit: limits.memory,
+            max_depth: limits.max_depth,
+            max_error_len: u32::try_from(MAX_TEXT_LEN).unwrap_or(u32::MAX),
+        };
+        let created = pre.instantiate(&mut store).and_then(|world| {
+            let lua = world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_create(&mut store, guest_config)?;
+            Ok((world, lua))
+        });
+        match created {
+            Ok((world, Ok(lua))) => Ok(Self {
+                state: State::Live { store, world, lua },
+                limits: limits.clone(),
+                fuel_used: 0,
+                last_fuel_used: 0,
+            }),
+            Ok((_, Err(message))) => Err(ScriptError::Host {
+                message: format!("the guest could not create a Lua state: {message}"),
+            }),
+            Err(trap) => Err(classify_trap(
+                &trap,
+                store.data(),
+                limits,
+                "setting up the sandbox",
+            )),
+        }
+    }
+
+    /// Compiles `source` as a text chunk named `name` and runs it.
+    ///
+    /// # Errors
+    /// - [`ScriptError::Syntax`] / [`ScriptError::Runtime`]: Lua errors;
+    /// - [`ScriptError::ResourceLimitExceeded`]: a limit (the sandbox is
+    ///   discarded if it was a trap);
+    /// - [`ScriptError::SecurityViolation`]: `source` is a precompiled chunk;
+    /// - [`ScriptError::SandboxPoisoned`]: an earlier call trapped.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), moonbox::ScriptError> {
+    /// # let engine = moonbox::ScriptEngine::new()?;
+    /// let mut sandbox = engine.sandbox(&moonbox::SandboxConfig::default())?;
+    /// let err = sandbox.run("boom.lua", b"\n error('boom')").unwrap_err();
+    /// assert!(matches!(err, moonbox::ScriptError::Runtime { line: Some(2), .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn run(&mut self, name: &str, source: &[u8]) -> Result<(), ScriptError> {
+        let outcome = self.enter(|world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_run(store, lua, name, source)
+        })?;
+        outcome.map_err(|error| script_error(error, name))
+    }
+
+    /// Calls the global function `function` with no arguments. Returns
+    /// `Ok(false)` if there is no such global function.
+    ///
+    /// # Errors
+    /// As [`Sandbox::run`].
+    pub fn call(&mut self, function: &str) -> Result<bool, ScriptError> {
+        let outcome = self.enter(|world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_call(store, lua, function)
+        })?;
+        outcome.map_err(|error| script_error(error, function))
+    }
+
+    /// Bytes the Lua allocator holds now (0 once the sandbox is discarded).
+    ///
+    /// # Errors
+    /// As [`Sandbox::run`], for the (tiny) call that asks the guest.
+    pub fn lua_memory(&mut self) -> Result<u64, ScriptError> {
+        if matches!(self.state, State::Discarded { .. }) {
+            return Ok(0);
+        }
+        self.enter(|world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_memory_used(store, lua)
+        })
+    }
+
+    /// Fuel consumed by all calls so far (sandbox setup excluded).
+    pub fn fuel_used(&self) -> u64 {
+        self.fuel_used
+    }
+
+    /// Fuel consumed by the latest call.
+    pub fn last_fuel_used(&self) -> u64 {
+        self.last_fuel_used
+    }
+
+    /// Largest size the sandbox's linear memory reached, in bytes.
+    pub fn memory_peak(&self) -> u64 {
+        u64::try_from(self.state_data().memory.peak()).unwrap_or(u64::MAX)
+    }
+
+    /// The console: what `print` and `warn` wrote.
+    pub fn console(&self) -> &Console {
+        &self.state_data().console
+    }
+
+    /// The console, to drain it.
+    pub fn console_mut(&mut self) -> &mut Console {
+        match &mut self.state {
+            State::Live { store, .. } => &mut store.data_mut().console,
+            State::Discarded { leftovers, .. } => &mut leftovers.console,
+        }
+    }
+
+    /// The limit whose trap discarded this sandbox, if one did.
+    pub fn poisoned_by(&self) -> Option<LimitKind> {
+        match &self.state {
+            State::Live { .. } => None,
+            State::Discarded { cause, .. } => *cause,
+        }
+    }
+
+    /// Whether a trap discarded this sandbox (see [`Sandbox::poisoned_by`]).
+    pub fn is_poisoned(&self) -> bool {
+        matches!(self.state, State::Discarded { .. })
+    }
+
+    fn state_data(&self) -> &StoreState {
+        match &self.state {
+            State::Live { store, .. } => store.data(),
+            State::Discarded { leftovers, .. } => leftovers,
+        }
+    }
+
+    /// Runs one call into the guest with fresh budgets, accounting its fuel
+    /// and discarding the instance if it traps.
+    fn enter<R>(
+        &mut self,
+        call: impl FnOnce(&SandboxWorld, &mut Store<StoreState>, ResourceAny) -> wasmtime::Result<R>,
+    ) -> Result<R, ScriptError> {
+        let (store, world, lua) = match &mut self.state {
+            State::Live { store, world, lua } => (store, world, *lua),
+            State::Discarded { cause, .. } => {
+                return Err(ScriptError::SandboxPoisoned { cause: *cause });
+            }
+        };
+        arm(store, self.limits.fuel, &self.limits)?;
+        let result = call(world, store, lua);
+        let left = store.get_fuel().unwrap_or(0);
+        self.last_fuel_used = self.limits.fuel.saturating_sub(left);
+        self.fuel_used = self.fuel_used.saturating_add(self.last_fuel_used);
+        match result {
+            Ok(value) => Ok(value),
+            Err(trap) => {
+                let error = classify_trap(&trap, store.data(), &self.limits, "running the script");
+                self.discard(error.limit_kind());
+                Err(error)
+            }
+        }
+    }
+
+    /// Drops the instance and its memory without calling into it again, so
+    /// no Lua finalizer runs; keeps the console and statistics.
+    fn discard(&mut self, cause: Option<LimitKind>) {
+        let placeholder = State::Discarded {
+            cause,
+            leftovers: Box::new(StoreState::empty()),
+        };
+        if let State::Live { store, .. } = std::mem::replace(&mut self.state, placeholder) {
+            self.state = State::Discarded {
+                cause,
+                leftovers: Box::new(store.into_data()),
+            };
+        }
+    }
+}
+
+/// Gives the store a full fuel tank and a fresh wall-clock deadline.
+fn arm(store: &mut Store<StoreState>, fuel: u64, limits: &Limits) -> Result<(), ScriptError> {
+    store
+        .set_fuel(fuel)
+        .map_err(|e| ScriptError::host("setting fuel", &e))?;
+    let tick = EPOCH_TICK.as_nanos().max(1);
+    let ticks = limits.wall_clock.as_nanos().div_ceil(tick);
+    // One extra tick: the ticker may advance right after the deadline is set.
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
+    Ok(())
+}
+
+/// Names the limit behind a trap, or reports an internal error.
+fn classify_trap(
+    trap: &wasmtime::Error,
+    state: &StoreState,
+    limits: &Limits,
+    doing: &str,
+) -> ScriptError {
+    let limit = |kind, message: String| ScriptError::ResourceLimitExceeded { kind, message };
+    if state.memory.cap_hit() {
+        return limit(
+            LimitKind::Memory,
+            format!(
+                "the sandbox reached its hard memory cap of {} bytes",
+                limits.hard_memory_cap()
+            ),
+        );
+    }
+    match trap.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => limit(
+            LimitKind::Fuel,
+            format!(
+                "the script used all {} units of fuel of one call",
+                limits.fuel
+            ),
+        ),
+        Some(Trap::Interrupt) => limit(
+            LimitKind::WallClock,
+            format!("the script ran longer than {:?}", limits.wall_clock),
+        ),
+        Some(Trap::StackOverflow) => limit(LimitKind::Stack, "the wasm stack was exhausted".into()),
+        _ => {
+            let stderr = state.stderr.contents();
+            let detail = String::from_utf8_lossy(&stderr);
+            ScriptError::Host {
+                message: format!(
+                    "{doing}: the guest trapped: {trap:#}{}{}",
+                    if detail.is_empty() {
+                        ""
+                    } else {
+                        "; guest said: "
+                    },
+                    detail.trim()
+                ),
+            }
+        }
+    }
+}
+
+/// Converts the guest's error, whose chunk defaults to `name`.
+fn script_error(error: GuestError, name: &str) -> ScriptError {
+    let script = |e: &LuaError| e.chunk.clone().unwrap_or_else(|| name.to_owned());
+    match error {
+        GuestError::Syntax(e) => ScriptError::Syntax {
+            script: script(&e),
+            line: e.line,
+            message: e.message,
+        },
+        GuestError::Runtime(e) => ScriptError::Runtime {
+            script: script(&e),
+            line: e.line,
+            message: e.message,
+            traceback: e.traceback,
+        },
+        GuestError::Limit((kind, e)) => ScriptError::ResourceLimitExceeded {
+            kind: match kind {
+                GuestLimitKind::Memory => LimitKind::Memory,
+                GuestLimitKind::Recursion => LimitKind::Recursion,
+                GuestLimitKind::Stack => LimitKind::Stack,
+            },
+            message: match e.line {
+                Some(line) => format!("{}:{line}: {}", script(&e), e.message),
+                None => e.message,
+            },
+        },
+        GuestError::Refused(message) => ScriptError::SecurityViolation { message },
+    }
+}

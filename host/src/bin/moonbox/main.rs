@@ -1,0 +1,45 @@
+//! `moonbox`: run Lua scripts in the Moonbox sandbox from the command line.
+
+mod args;
+mod report;
+mod run;
+mod size;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// Exit codes of the command line contract.
+mod exit {
+    pub const OK: u8 = 0;
+    /// Lua syntax or runtime error.
+    pub const SCRIPT_ERROR: u8 = 1;
+    /// Bad usage or an I/O error.
+    pub const USAGE: u8 = 2;
+    /// A resource limit stopped the script.
+    pub const LIMIT: u8 = 3;
+    /// The sandbox refused something.
+    pub const VIOLATION: u8 = 4;
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version are not errors; everything else is usage.
+            let code = if error.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Run(args) => run::run(&args),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,69 @@
+//! Runtime benchmarks: the same Lua run natively (mlua, vendored Lua 5.4) and
+//! in a Moonbox sandbox (fuel on, default limits), in the same run, so that
+//! the report shows the ratio; plus sandbox creation and an empty call.
+//!
+//! `cargo bench --bench runtime`
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // benchmark harness
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use moonbox::{Limits, SandboxConfig, ScriptEngine};
+
+const FIB: &str = "local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end return fib(N)";
+
+fn fib_source(n: u32) -> String {
+    FIB.replace('N', &n.to_string())
+}
+
+fn native_lua() -> mlua::Lua {
+    mlua::Lua::new_with(
+        mlua::StdLib::TABLE
+            | mlua::StdLib::STRING
+            | mlua::StdLib::MATH
+            | mlua::StdLib::COROUTINE
+            | mlua::StdLib::UTF8,
+        mlua::LuaOptions::new(),
+    )
+    .expect("native Lua")
+}
+
+fn fib(c: &mut Criterion) {
+    let engine = ScriptEngine::new().expect("engine");
+    let source = fib_source(25);
+    let mut group = c.benchmark_group("fib25");
+    group.sample_size(20);
+    let lua = native_lua();
+    group.bench_function("native", |b| {
+        b.iter(|| lua.load(&source).exec().expect("native fib"));
+    });
+    let mut sandbox = engine.sandbox(&SandboxConfig::default()).expect("sandbox");
+    group.bench_function("sandbox", |b| {
+        b.iter(|| {
+            sandbox
+                .run("fib.lua", source.as_bytes())
+                .expect("sandboxed fib")
+        });
+    });
+    group.finish();
+}
+
+fn sandbox_lifecycle(c: &mut Criterion) {
+    let engine = ScriptEngine::new().expect("engine");
+    let config = SandboxConfig {
+        limits: Limits::default(),
+        ..SandboxConfig::default()
+    };
+    c.bench_function("sandbox/create", |b| {
+        b.iter(|| engine.sandbox(&config).expect("sandbox"));
+    });
+    let mut sandbox = engine.sandbox(&config).expect("sandbox");
+    sandbox
+        .run("mod.lua", b"function on_tick() end")
+        .expect("handler");
+    c.bench_function("sandbox/call_empty_handler", |b| {
+        b.iter(|| sandbox.call("on_tick").expect("call"));
+    });
+}
+
+criterion_group!(benches, fib, sandbox_lifecycle);
+criterion_main!(benches);

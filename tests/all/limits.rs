@@ -1,0 +1,251 @@
+//! Fuel, memory, depth, stack and wall-clock limits, and what a trap does.
+
+use std::time::Duration;
+
+use moonbox::{EngineConfig, LimitKind, Limits, SandboxConfig, ScriptEngine, ScriptError};
+
+use crate::support::{printed, quick_limits, sandbox, sandbox_with};
+
+#[test]
+fn infinite_loop_runs_out_of_fuel_and_pcall_cannot_catch_it() {
+    let mut sandbox = sandbox_with(quick_limits());
+    let error = sandbox
+        .run(
+            "spin.lua",
+            b"while true do pcall(function() while true do end end) end",
+        )
+        .unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Fuel));
+    assert_eq!(sandbox.last_fuel_used(), quick_limits().fuel);
+}
+
+#[test]
+fn each_call_gets_a_full_fuel_budget() {
+    let mut sandbox = sandbox_with(Limits {
+        fuel: 20_000_000,
+        ..Limits::default()
+    });
+    sandbox
+        .run(
+            "def.lua",
+            b"function work() local x = 0 for i = 1, 20000 do x = x + i end return x end",
+        )
+        .unwrap();
+    for _ in 0..5 {
+        assert!(sandbox.call("work").unwrap());
+    }
+    assert!(sandbox.fuel_used() > 5 * sandbox.last_fuel_used() / 2);
+}
+
+#[test]
+fn lua_memory_limit_is_a_catchable_error_and_the_sandbox_survives() {
+    let mut sandbox = sandbox();
+    sandbox
+        .run(
+            "mem.lua",
+            b"local ok, err = pcall(string.rep, 'x', 64 * 1024 * 1024) print(ok, err) big = nil collectgarbage()",
+        )
+        .unwrap();
+    assert_eq!(printed(&sandbox), ["false\tnot enough memory"]);
+    sandbox
+        .run("after.lua", b"local t = {} for i = 1, 1000 do t[i] = i end")
+        .unwrap();
+}
+
+#[test]
+fn uncaught_lua_memory_error_reports_the_memory_limit() {
+    let mut sandbox = sandbox();
+    let error = sandbox
+        .run("grow.lua", b"local s = 'x' while true do s = s .. s end")
+        .unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Memory));
+    assert!(!sandbox.is_poisoned(), "a Lua-level limit is not a trap");
+    assert!(sandbox.lua_memory().unwrap() <= Limits::default().memory);
+}
+
+#[test]
+fn hard_memory_cap_traps_and_discards_the_sandbox() {
+    // The Lua limit is set above the hard cap so that the cap is met first.
+    let mut sandbox = sandbox_with(Limits {
+        memory: 256 * 1024 * 1024,
+        hard_memory: Some(8 * 1024 * 1024),
+        ..Limits::default()
+    });
+    let error = sandbox
+        .run("grow.lua", b"local s = 'x' while true do s = s .. s end")
+        .unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Memory));
+    assert_eq!(sandbox.poisoned_by(), Some(LimitKind::Memory));
+    assert!(sandbox.memory_peak() <= 8 * 1024 * 1024);
+}
+
+#[test]
+fn recursion_limit_counts_call_levels_exactly() {
+    let script = |n: u32| {
+        format!(
+            "local function f(n) if n == 0 then return 0 end return 1 + f(n - 1) end print(f({n}))"
+        )
+    };
+    let mut sandbox = sandbox();
+    // The main chunk is one level and f(n) adds n + 1: f(98) needs exactly 100.
+    sandbox.run("ok.lua", script(98).as_bytes()).unwrap();
+    assert_eq!(printed(&sandbox), ["98"]);
+    let error = sandbox.run("deep.lua", script(99).as_bytes()).unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Recursion));
+    assert!(error.to_string().contains("100 call levels"), "{error}");
+}
+
+#[test]
+fn recursion_limit_is_catchable_and_configurable() {
+    let mut sandbox = sandbox_with(Limits {
+        max_depth: 1000,
+        ..Limits::default()
+    });
+    sandbox
+        .run(
+            "deep.lua",
+            b"local function f(n) if n == 0 then return 0 end return 1 + f(n - 1) end
+              print(f(900)) print(pcall(f, 5000))",
+        )
+        .unwrap();
+    let lines = printed(&sandbox);
+    assert_eq!(lines[0], "900");
+    assert!(lines[1].starts_with("false\t") && lines[1].contains("recursion depth limit"));
+}
+
+#[test]
+fn recursion_limit_applies_inside_coroutines() {
+    let mut sandbox = sandbox();
+    let error = sandbox
+        .run(
+            "co.lua",
+            b"local function f(n) return 1 + f(n + 1) end
+              local co = coroutine.wrap(function() return f(1) end) co()",
+        )
+        .unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Recursion));
+}
+
+#[test]
+fn tail_calls_do_not_count_as_levels() {
+    let mut sandbox = sandbox();
+    sandbox
+        .run("tail.lua", b"local function loop(n) if n == 0 then return 'done' end return loop(n - 1) end print(loop(100000))")
+        .unwrap();
+    assert_eq!(printed(&sandbox), ["done"]);
+}
+
+#[test]
+fn deeply_nested_source_is_a_stack_limit() {
+    let mut sandbox = sandbox();
+    let source = format!("return {}1{}", "(".repeat(100_000), ")".repeat(100_000));
+    let error = sandbox.run("nested.lua", source.as_bytes()).unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Stack));
+}
+
+#[test]
+fn wasm_stack_exhaustion_traps_as_a_stack_limit() -> anyhow::Result<()> {
+    // A tiny wasm stack, so that C recursion in the parser runs out of it
+    // before Lua's own C-stack check (200 levels) fires.
+    let engine = ScriptEngine::with_config(&EngineConfig {
+        max_wasm_stack: 48 * 1024,
+    })?;
+    let mut sandbox = engine.sandbox(&SandboxConfig::default())?;
+    let source = format!("return {}1{}", "(".repeat(190), ")".repeat(190));
+    let error = sandbox.run("nested.lua", source.as_bytes()).unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Stack), "{error}");
+    assert_eq!(sandbox.poisoned_by(), Some(LimitKind::Stack));
+    Ok(())
+}
+
+#[test]
+fn wall_clock_backstop_stops_a_script_with_fuel_to_spare() {
+    let mut sandbox = sandbox_with(Limits {
+        fuel: u64::MAX / 2,
+        wall_clock: Duration::from_millis(50),
+        ..Limits::default()
+    });
+    let error = sandbox.run("spin.lua", b"while true do end").unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::WallClock));
+}
+
+#[test]
+fn a_trap_poisons_only_its_own_sandbox_and_skips_finalizers() {
+    let mut victim = sandbox_with(quick_limits());
+    let mut bystander = sandbox();
+    bystander.run("b.lua", b"state = 41").unwrap();
+    victim
+        .run(
+            "gc.lua",
+            b"keep = setmetatable({}, {__gc = function() print('finalized') end})",
+        )
+        .unwrap();
+    let error = victim.run("spin.lua", b"while true do end").unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Fuel));
+    assert_eq!(
+        victim.run("again.lua", b"print('hi')"),
+        Err(ScriptError::SandboxPoisoned {
+            cause: Some(LimitKind::Fuel)
+        })
+    );
+    assert_eq!(
+        victim.call("anything"),
+        Err(ScriptError::SandboxPoisoned {
+            cause: Some(LimitKind::Fuel)
+        })
+    );
+    assert!(
+        printed(&victim).is_empty(),
+        "no finalizer may run on discard"
+    );
+    bystander
+        .run("b2.lua", b"state = state + 1 print(state)")
+        .unwrap();
+    assert_eq!(printed(&bystander), ["42"]);
+}
+
+#[test]
+fn invalid_limits_are_rejected_with_a_clear_error() {
+    let engine = crate::support::engine();
+    for limits in [
+        Limits {
+            fuel: 0,
+            ..Limits::default()
+        },
+        Limits {
+            memory: 1024,
+            ..Limits::default()
+        },
+        Limits {
+            hard_memory: Some(1024),
+            ..Limits::default()
+        },
+        Limits {
+            wall_clock: Duration::ZERO,
+            ..Limits::default()
+        },
+    ] {
+        let result = engine.sandbox(&SandboxConfig {
+            limits: limits.clone(),
+            ..SandboxConfig::default()
+        });
+        assert!(
+            matches!(result, Err(ScriptError::InvalidConfig { .. })),
+            "{limits:?} was accepted"
+        );
+    }
+}
+
+#[test]
+fn default_limits_match_the_documented_values() {
+    let limits = Limits::default();
+    assert_eq!(limits.memory, 16 * 1024 * 1024);
+    assert_eq!(limits.max_depth, 100);
+    assert_eq!(limits.fuel, moonbox::limits::DEFAULT_FUEL);
+    assert!(
+        limits.hard_memory_cap() >= 2 * limits.memory,
+        "the Lua error must come first"
+    );
+    let mut sandbox = sandbox();
+    sandbox.run("ok.lua", b"print('fine')").unwrap();
+}

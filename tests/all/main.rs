@@ -1,0 +1,15 @@
+//! Moonbox integration tests: one binary, one module per behaviour.
+//!
+//! Every test drives the real guest component under wasmtime.
+
+// A failed unwrap is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod console;
+mod determinism;
+mod errors;
+mod limits;
+mod security;
+mod semantics;
+mod support;

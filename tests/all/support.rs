@@ -1,0 +1,78 @@
+//! Shared helpers: one engine per test binary, sandboxes, outputs.
+
+use std::sync::OnceLock;
+
+use moonbox::{Channel, Limits, Sandbox, SandboxConfig, ScriptEngine};
+
+/// Compiling the guest takes a noticeable moment, so the tests share one
+/// engine. It is immutable once built (test-only; the library has no globals).
+pub fn engine() -> &'static ScriptEngine {
+    static ENGINE: OnceLock<ScriptEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| ScriptEngine::new().expect("the engine builds"))
+}
+
+/// A sandbox with default limits.
+pub fn sandbox() -> Sandbox {
+    sandbox_with(Limits::default())
+}
+
+/// A sandbox with `limits`.
+pub fn sandbox_with(limits: Limits) -> Sandbox {
+    engine()
+        .sandbox(&SandboxConfig {
+            limits,
+            ..SandboxConfig::default()
+        })
+        .expect("a sandbox can be created")
+}
+
+/// Smaller budgets so that runaway scripts end quickly: a tenth of the
+/// default fuel and a 4 MiB Lua heap.
+pub fn quick_limits() -> Limits {
+    Limits {
+        fuel: 100_000_000,
+        memory: 4 * 1024 * 1024,
+        ..Limits::default()
+    }
+}
+
+/// The `print` lines of a sandbox, oldest first.
+pub fn printed(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .console()
+        .lines()
+        .filter(|line| line.channel == Channel::Out)
+        .map(|line| line.text.clone())
+        .collect()
+}
+
+/// Runs `source` natively (mlua, same Lua version, same libraries) and
+/// returns what it printed: the reference for the sandbox's behaviour.
+pub fn run_native(name: &str, source: &str) -> mlua::Result<Vec<String>> {
+    use std::sync::{Arc, Mutex};
+    let lua = mlua::Lua::new_with(
+        mlua::StdLib::TABLE
+            | mlua::StdLib::STRING
+            | mlua::StdLib::MATH
+            | mlua::StdLib::COROUTINE
+            | mlua::StdLib::UTF8,
+        mlua::LuaOptions::new(),
+    )?;
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    let tostring: mlua::Function = lua.globals().get("tostring")?;
+    let print = lua.create_function(move |_, args: mlua::Variadic<mlua::Value>| {
+        let mut parts = Vec::new();
+        for arg in args {
+            let text = tostring.call::<mlua::LuaString>(arg)?;
+            // The sandbox console is UTF-8 with invalid bytes replaced.
+            parts.push(String::from_utf8_lossy(&text.as_bytes()).into_owned());
+        }
+        sink.lock().expect("not poisoned").push(parts.join("\t"));
+        Ok(())
+    })?;
+    lua.globals().set("print", print)?;
+    lua.load(source).set_name(format!("={name}")).exec()?;
+    let printed = lines.lock().expect("not poisoned").clone();
+    Ok(printed)
+}

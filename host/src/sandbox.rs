@@ -323,19 +323,18 @@ fn classify_trap(
         ),
         Some(Trap::StackOverflow) => limit(LimitKind::Stack, "the wasm stack was exhausted".into()),
         _ => {
+            // Not a limit: a bug in the guest (a panic aborts it) or an
+            // instantiation failure such as a full pool. Keep what the guest
+            // wrote to stderr, if anything, for the report.
             let stderr = state.stderr.contents();
-            let detail = String::from_utf8_lossy(&stderr);
-            ScriptError::Host {
-                message: format!(
-                    "{doing}: the guest trapped: {trap:#}{}{}",
-                    if detail.is_empty() {
-                        ""
-                    } else {
-                        "; guest said: "
-                    },
-                    detail.trim()
-                ),
-            }
+            let said = String::from_utf8_lossy(&stderr);
+            let said = said.trim();
+            let message = if said.is_empty() {
+                format!("{doing}: {trap:#}")
+            } else {
+                format!("{doing}: {trap:#} (guest stderr: {said})")
+            };
+            ScriptError::Host { message }
         }
     }
 }

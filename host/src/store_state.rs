@@ -105,6 +105,14 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
+    /// A growth that the engine itself refused (e.g. past a pooling slot)
+    /// must trap too: the guest would otherwise see a failed allocation
+    /// outside Lua's accounting and abort.
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> Result<()> {
+        self.cap_hit = true;
+        Err(error)
+    }
+
     fn table_growing(
         &mut self,
         _current: usize,

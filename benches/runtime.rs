@@ -7,7 +7,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // benchmark harness
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use moonbox::{Limits, SandboxConfig, ScriptEngine};
+use moonbox::{EngineConfig, Limits, PoolingConfig, SandboxConfig, ScriptEngine};
 
 const FIB: &str = "local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end return fib(N)";
 
@@ -29,9 +29,9 @@ fn native_lua() -> mlua::Lua {
 
 fn fib(c: &mut Criterion) {
     let engine = ScriptEngine::new().expect("engine");
-    let source = fib_source(25);
-    let mut group = c.benchmark_group("fib25");
-    group.sample_size(20);
+    let source = fib_source(30);
+    let mut group = c.benchmark_group("fib30");
+    group.sample_size(10);
     let lua = native_lua();
     group.bench_function("native", |b| {
         b.iter(|| lua.load(&source).exec().expect("native fib"));
@@ -55,6 +55,14 @@ fn sandbox_lifecycle(c: &mut Criterion) {
     };
     c.bench_function("sandbox/create", |b| {
         b.iter(|| engine.sandbox(&config).expect("sandbox"));
+    });
+    let pooled = ScriptEngine::with_config(&EngineConfig {
+        pooling: Some(PoolingConfig::default()),
+        ..EngineConfig::default()
+    })
+    .expect("pooled engine");
+    c.bench_function("sandbox/create_pooled", |b| {
+        b.iter(|| pooled.sandbox(&config).expect("sandbox"));
     });
     let mut sandbox = engine.sandbox(&config).expect("sandbox");
     sandbox

@@ -38,7 +38,14 @@ mod store_state;
 mod wasi;
 
 pub use console::{Channel, Console, ConsoleLine};
-pub use engine::{DEFAULT_MAX_WASM_STACK, EPOCH_TICK, EngineConfig, GUEST_COMPONENT, ScriptEngine};
+pub use engine::{
+    DEFAULT_MAX_WASM_STACK, EPOCH_TICK, EngineConfig, GUEST_COMPONENT, PoolingConfig, ScriptEngine,
+};
 pub use error::{LimitKind, ScriptError};
 pub use limits::Limits;
 pub use sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

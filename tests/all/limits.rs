@@ -149,6 +149,7 @@ fn wasm_stack_exhaustion_traps_as_a_stack_limit() -> anyhow::Result<()> {
     // before Lua's own C-stack check (200 levels) fires.
     let engine = ScriptEngine::with_config(&EngineConfig {
         max_wasm_stack: 48 * 1024,
+        ..EngineConfig::default()
     })?;
     let mut sandbox = engine.sandbox(&SandboxConfig::default())?;
     let source = format!("return {}1{}", "(".repeat(190), ")".repeat(190));

@@ -8,6 +8,7 @@
 mod cli;
 mod console;
 mod determinism;
+mod engine;
 mod errors;
 mod limits;
 mod security;

@@ -165,7 +165,7 @@ attacks! {
     concat_metamethod_recursion: Expect::Limit(Recursion),
         "local mt = {} mt.__concat = function(a, b) return a .. b end local t = setmetatable({}, mt) local _ = t .. t";
     index_chain_loop: Expect::Runtime, "local t = setmetatable({}, {}) getmetatable(t).__index = t print(t.x)";
-    error_handler_recursion_ends: Expect::Prints(&["false\tnot enough memory"]),
+    error_handler_recursion_ends: Expect::Prints(&["false\terror in error handling"]),
         "local function h(m) return h(m) .. '' end print(xpcall(error, h))";
     deeply_nested_parentheses: Expect::Limit(Stack), nested("(", "1", ")", 100_000);
     deeply_nested_tables: Expect::Limit(Stack), nested("{", "", "}", 100_000);

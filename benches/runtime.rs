@@ -36,7 +36,15 @@ fn fib(c: &mut Criterion) {
     group.bench_function("native", |b| {
         b.iter(|| lua.load(&source).exec().expect("native fib"));
     });
-    let mut sandbox = engine.sandbox(&SandboxConfig::default()).expect("sandbox");
+    // fib(30) needs about 1.4e9 fuel, more than one default call allows.
+    let config = SandboxConfig {
+        limits: Limits {
+            fuel: 10_000_000_000,
+            ..Limits::default()
+        },
+        ..SandboxConfig::default()
+    };
+    let mut sandbox = engine.sandbox(&config).expect("sandbox");
     group.bench_function("sandbox", |b| {
         b.iter(|| {
             sandbox

@@ -6,6 +6,9 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // benchmark harness
 
+#[path = "../tests/common/native_lua.rs"]
+mod native_lua;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use moonbox::{EngineConfig, Limits, PoolingConfig, SandboxConfig, ScriptEngine};
 
@@ -15,24 +18,12 @@ fn fib_source(n: u32) -> String {
     FIB.replace('N', &n.to_string())
 }
 
-fn native_lua() -> mlua::Lua {
-    mlua::Lua::new_with(
-        mlua::StdLib::TABLE
-            | mlua::StdLib::STRING
-            | mlua::StdLib::MATH
-            | mlua::StdLib::COROUTINE
-            | mlua::StdLib::UTF8,
-        mlua::LuaOptions::new(),
-    )
-    .expect("native Lua")
-}
-
 fn fib(c: &mut Criterion) {
     let engine = ScriptEngine::new().expect("engine");
     let source = fib_source(30);
     let mut group = c.benchmark_group("fib30");
     group.sample_size(10);
-    let lua = native_lua();
+    let lua = native_lua::safe_native_lua().expect("native Lua");
     group.bench_function("native", |b| {
         b.iter(|| lua.load(&source).exec().expect("native fib"));
     });

@@ -11,6 +11,8 @@ mod determinism;
 mod engine;
 mod errors;
 mod limits;
+#[path = "../common/native_lua.rs"]
+mod native_lua;
 mod security;
 mod semantics;
 mod support;

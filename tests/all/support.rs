@@ -50,14 +50,7 @@ pub fn printed(sandbox: &Sandbox) -> Vec<String> {
 /// returns what it printed: the reference for the sandbox's behaviour.
 pub fn run_native(name: &str, source: &str) -> mlua::Result<Vec<String>> {
     use std::sync::{Arc, Mutex};
-    let lua = mlua::Lua::new_with(
-        mlua::StdLib::TABLE
-            | mlua::StdLib::STRING
-            | mlua::StdLib::MATH
-            | mlua::StdLib::COROUTINE
-            | mlua::StdLib::UTF8,
-        mlua::LuaOptions::new(),
-    )?;
+    let lua = crate::native_lua::safe_native_lua()?;
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
     let tostring: mlua::Function = lua.globals().get("tostring")?;

@@ -33,6 +33,7 @@ mod engine;
 mod epoch;
 mod error;
 pub mod limits;
+mod registry;
 mod sandbox;
 mod store_state;
 mod wasi;
@@ -43,6 +44,7 @@ pub use engine::{
 };
 pub use error::{LimitKind, ScriptError};
 pub use limits::Limits;
+pub use registry::{ComponentRegistry, ComponentValue, RegistryError};
 pub use sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
 
 /// The README's examples, compiled and run as doctests.

@@ -33,6 +33,7 @@ mod engine;
 mod epoch;
 mod error;
 pub mod limits;
+pub mod permissions;
 mod registry;
 mod sandbox;
 mod store_state;
@@ -44,6 +45,7 @@ pub use engine::{
 };
 pub use error::{LimitKind, ScriptError};
 pub use limits::Limits;
+pub use permissions::Permissions;
 pub use registry::{ComponentRegistry, ComponentValue, RegistryError};
 pub use sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
 

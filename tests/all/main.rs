@@ -13,6 +13,7 @@ mod errors;
 mod limits;
 #[path = "../common/native_lua.rs"]
 mod native_lua;
+mod permissions;
 mod registry;
 mod security;
 mod semantics;

@@ -18,7 +18,7 @@ const PRELUDE: &str = include_str!("prelude.lua");
 /// Creates a Lua state with the safe environment and the limits of `config`.
 pub fn create(config: &Config) -> mlua::Result<Lua> {
     let lua = Lua::new_with(libraries(), LuaOptions::new())?;
-    let max_line = usize::try_from(config.max_error_len).unwrap_or(usize::MAX);
+    let max_line = usize::try_from(config.max_text_len).unwrap_or(usize::MAX);
     let console_out = lua.create_function(move |_, line: mlua::LuaString| {
         console::write(Channel::Out, &text_of(&line.as_bytes(), max_line));
         Ok(())

@@ -15,7 +15,7 @@ wit_bindgen::generate!({
 
 use exports::moonbox::sandbox::runtime::{Config, Guest, GuestSandbox, ScriptError};
 use mlua::chunk::ChunkMode;
-use mlua::{Function, Lua, Value};
+use mlua::{Lua, Value};
 
 /// First byte of every precompiled Lua chunk (`LUA_SIGNATURE`).
 const BINARY_CHUNK_MARK: u8 = 0x1b;
@@ -29,7 +29,7 @@ impl Guest for Component {
 /// One Lua state with the sandbox's safe environment.
 struct LuaSandbox {
     lua: Lua,
-    max_error_len: usize,
+    max_text_len: usize,
 }
 
 impl GuestSandbox for LuaSandbox {
@@ -38,7 +38,7 @@ impl GuestSandbox for LuaSandbox {
         Ok(exports::moonbox::sandbox::runtime::Sandbox::new(
             LuaSandbox {
                 lua,
-                max_error_len: usize::try_from(config.max_error_len).unwrap_or(usize::MAX),
+                max_text_len: usize::try_from(config.max_text_len).unwrap_or(usize::MAX),
             },
         ))
     }
@@ -54,7 +54,7 @@ impl GuestSandbox for LuaSandbox {
             .set_name(format!("={name}"))
             .set_mode(ChunkMode::Text)
             .exec()
-            .map_err(|e| errors::to_script_error(&e, self.max_error_len))
+            .map_err(|e| errors::to_script_error(&e, self.max_text_len))
     }
 
     fn call(&self, name: String) -> Result<bool, ScriptError> {
@@ -62,21 +62,19 @@ impl GuestSandbox for LuaSandbox {
             .lua
             .globals()
             .raw_get(name)
-            .map_err(|e| errors::to_script_error(&e, self.max_error_len))?;
+            .map_err(|e| errors::to_script_error(&e, self.max_text_len))?;
         let Value::Function(function) = value else {
             return Ok(false);
         };
-        call_function(&function).map_err(|e| errors::to_script_error(&e, self.max_error_len))?;
+        function
+            .call::<()>(())
+            .map_err(|e| errors::to_script_error(&e, self.max_text_len))?;
         Ok(true)
     }
 
     fn memory_used(&self) -> u64 {
         u64::try_from(self.lua.used_memory()).unwrap_or(u64::MAX)
     }
-}
-
-fn call_function(function: &Function) -> mlua::Result<()> {
-    function.call::<()>(())
 }
 
 export!(Component);

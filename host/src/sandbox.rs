@@ -102,7 +102,7 @@ impl Sandbox {
             seed: config.seed,
             memory_limit: limits.memory,
             max_depth: limits.max_depth,
-            max_error_len: u32::try_from(MAX_TEXT_LEN).unwrap_or(u32::MAX),
+            max_text_len: u32::try_from(MAX_TEXT_LEN).unwrap_or(u32::MAX),
         };
         let created = pre.instantiate(&mut store).and_then(|world| {
             let lua = world

@@ -3,9 +3,9 @@
 
 use mlua::{Lua, LuaOptions, StdLib};
 
-use crate::depth;
 use crate::exports::moonbox::sandbox::runtime::Config;
 use crate::moonbox::sandbox::console::{self, Channel};
+use crate::{depth, world_api};
 
 /// Libraries loaded besides `base`. Never `io`, `os`, `debug` or `package`.
 fn libraries() -> StdLib {
@@ -14,6 +14,9 @@ fn libraries() -> StdLib {
 
 /// Narrows the base library; see the file for what and why.
 const PRELUDE: &str = include_str!("prelude.lua");
+
+/// Registry key of the prelude's function that makes a module `require`-able.
+pub const DEFINE_MODULE: &str = "moonbox.define_module";
 
 /// Creates a Lua state with the safe environment and the limits of `config`.
 pub fn create(config: &Config) -> mlua::Result<Lua> {
@@ -29,9 +32,12 @@ pub fn create(config: &Config) -> mlua::Result<Lua> {
     })?;
     // Lua integers are i64; reinterpreting the seed's bits keeps every u64 distinct.
     let seed = i64::from_ne_bytes(config.seed.to_ne_bytes());
-    lua.load(PRELUDE)
-        .set_name("=moonbox")
-        .call::<()>((console_out, console_warn, seed))?;
+    let define_module: mlua::Function =
+        lua.load(PRELUDE)
+            .set_name("=moonbox")
+            .call((console_out, console_warn, seed))?;
+    lua.set_named_registry_value(DEFINE_MODULE, define_module)?;
+    world_api::install(&lua)?;
     depth::install(&lua, config.max_depth)?;
     let memory_limit = usize::try_from(config.memory_limit).unwrap_or(usize::MAX);
     lua.set_memory_limit(memory_limit)?;

@@ -7,6 +7,8 @@
 mod depth;
 mod environment;
 mod errors;
+mod value;
+mod world_api;
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -15,7 +17,7 @@ wit_bindgen::generate!({
 
 use exports::moonbox::sandbox::runtime::{Config, Guest, GuestSandbox, ScriptError};
 use mlua::chunk::ChunkMode;
-use mlua::{Lua, Value};
+use mlua::{Lua, MultiValue, Value};
 
 /// First byte of every precompiled Lua chunk (`LUA_SIGNATURE`).
 const BINARY_CHUNK_MARK: u8 = 0x1b;
@@ -57,18 +59,35 @@ impl GuestSandbox for LuaSandbox {
             .map_err(|e| errors::to_script_error(&e, self.max_text_len))
     }
 
-    fn call(&self, name: String) -> Result<bool, ScriptError> {
-        let value: Value = self
+    fn define_module(&self, name: String, chunk_name: String, source: Vec<u8>) {
+        // Defining only stores the text; compiling waits for `require`.
+        let defined = self
             .lua
-            .globals()
-            .raw_get(name)
-            .map_err(|e| errors::to_script_error(&e, self.max_text_len))?;
+            .named_registry_value::<mlua::Function>(environment::DEFINE_MODULE)
+            .and_then(|define| {
+                let source = self.lua.create_string(&source)?;
+                define.call::<()>((name, chunk_name, source))
+            });
+        if let Err(e) = defined {
+            crate::moonbox::sandbox::console::write(
+                crate::moonbox::sandbox::console::Channel::Warn,
+                &format!("could not define a module: {e}"),
+            );
+        }
+    }
+
+    fn call(&self, name: String, args: Vec<u8>) -> Result<bool, ScriptError> {
+        let fail = |e: mlua::Error| errors::to_script_error(&e, self.max_text_len);
+        let value: Value = self.lua.globals().raw_get(name).map_err(fail)?;
         let Value::Function(function) = value else {
             return Ok(false);
         };
-        function
-            .call::<()>(())
-            .map_err(|e| errors::to_script_error(&e, self.max_text_len))?;
+        let args = if args.is_empty() {
+            MultiValue::new()
+        } else {
+            value::decode_args(&self.lua, &args).map_err(fail)?
+        };
+        function.call::<()>(args).map_err(fail)?;
         Ok(true)
     }
 

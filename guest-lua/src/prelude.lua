@@ -65,3 +65,36 @@ math.randomseed = function(...)
   end
   return raw_randomseed(...)
 end
+
+-- require loads only modules the host defined: the mod's own files, as text,
+-- each run once. There is no package library and no search path.
+local module_sources, module_chunks, loaded_modules = {}, {}, {}
+local loading = {}
+local function define_module(name, chunk_name, source)
+  module_sources[name], module_chunks[name] = source, chunk_name
+end
+require = function(name)
+  if type(name) ~= "string" then
+    error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
+  end
+  local value = loaded_modules[name]
+  if value ~= nil then return value end
+  local source = module_sources[name]
+  if source == nil then
+    error("module '" .. name .. "' not found (a mod may require only its own files)", 2)
+  end
+  if loading[name] then
+    error("module '" .. name .. "' requires itself (circular require)", 2)
+  end
+  local chunk, message = raw_load(source, "=" .. module_chunks[name], "t")
+  if not chunk then error(message, 0) end
+  loading[name] = true
+  local ok, result = pcall(chunk, name)
+  loading[name] = nil
+  if not ok then error(result, 0) end
+  if result == nil then result = true end
+  loaded_modules[name] = result
+  return result
+end
+
+return define_module

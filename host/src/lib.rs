@@ -29,15 +29,22 @@
 
 mod bindings;
 pub mod console;
+pub mod demo;
 mod engine;
 mod epoch;
 mod error;
 pub mod limits;
+mod manager;
+pub mod mods;
 pub mod permissions;
 mod registry;
 mod sandbox;
+mod session;
 mod store_state;
+mod system;
 mod wasi;
+mod world_file;
+mod world_hash;
 
 pub use console::{Channel, Console, ConsoleLine};
 pub use engine::{
@@ -45,9 +52,14 @@ pub use engine::{
 };
 pub use error::{LimitKind, ScriptError};
 pub use limits::Limits;
+pub use manager::{LoadedMod, ModStats, ModStatus, ScriptManager};
 pub use permissions::Permissions;
 pub use registry::{ComponentRegistry, ComponentValue, RegistryError};
 pub use sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
+pub use session::{MAX_OPEN_QUERIES, ViolationPolicy};
+pub use system::{Outcome, ScriptSystem};
+pub use world_file::world_from_json;
+pub use world_hash::world_hash;
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

@@ -53,6 +53,43 @@ pub enum RegistryError {
     },
 }
 
+/// Undoes one change to the world (see `session.rs`).
+pub(crate) type Undo = Box<dyn FnOnce(&mut World) + Send>;
+
+/// A value decoded into its Rust type, not yet placed in the world.
+pub(crate) trait Pending: Send {
+    /// Adds or replaces the component on `entity`, logging how to undo it.
+    fn apply(self: Box<Self>, world: &mut World, entity: Entity, undo: &mut Vec<Undo>);
+    /// Adds the component to an entity being built.
+    fn add_to(self: Box<Self>, builder: &mut hecs::EntityBuilder);
+}
+
+struct PendingValue<T>(T);
+
+impl<T: hecs::Component> Pending for PendingValue<T> {
+    fn apply(self: Box<Self>, world: &mut World, entity: Entity, undo: &mut Vec<Undo>) {
+        let new = self.0;
+        if let Ok(mut slot) = world.get::<&mut T>(entity) {
+            // Replacing in place keeps the entity in its archetype: no move.
+            let old = std::mem::replace(&mut *slot, new);
+            undo.push(Box::new(move |world: &mut World| {
+                if let Ok(mut slot) = world.get::<&mut T>(entity) {
+                    *slot = old;
+                }
+            }));
+        } else if world.insert_one(entity, new).is_ok() {
+            undo.push(Box::new(move |world: &mut World| {
+                // Ignoring the result: the entity may already be gone (a spawn undone).
+                let _ = world.remove_one::<T>(entity);
+            }));
+        }
+    }
+
+    fn add_to(self: Box<Self>, builder: &mut hecs::EntityBuilder) {
+        builder.add(self.0);
+    }
+}
+
 /// Type-erased access to one registered component type.
 trait Access: Send + Sync {
     fn type_name(&self) -> &'static str;
@@ -65,6 +102,15 @@ trait Access: Send + Sync {
     ) -> Result<(), String>;
     fn remove(&self, world: &mut World, entity: Entity) -> bool;
     fn has(&self, world: &World, entity: Entity) -> bool;
+    fn encode(
+        &self,
+        world: &World,
+        entity: Entity,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), String>>;
+    fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Pending>, String>;
+    fn remove_logged(&self, world: &mut World, entity: Entity, undo: &mut Vec<Undo>) -> bool;
+    fn entities(&self, world: &World) -> Vec<Entity>;
 }
 
 struct Typed<T>(std::marker::PhantomData<fn() -> T>);
@@ -102,6 +148,37 @@ where
 
     fn has(&self, world: &World, entity: Entity) -> bool {
         world.satisfies::<&T>(entity)
+    }
+
+    fn encode(
+        &self,
+        world: &World,
+        entity: Entity,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), String>> {
+        let component = world.get::<&T>(entity).ok()?;
+        Some(rmp_serde::encode::write_named(out, &*component).map_err(|e| e.to_string()))
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Pending>, String> {
+        let value: T = rmp_serde::from_slice(bytes).map_err(|e| e.to_string())?;
+        Ok(Box::new(PendingValue(value)))
+    }
+
+    fn remove_logged(&self, world: &mut World, entity: Entity, undo: &mut Vec<Undo>) -> bool {
+        match world.remove_one::<T>(entity) {
+            Ok(old) => {
+                undo.push(Box::new(move |world: &mut World| {
+                    let _ = world.insert_one(entity, old);
+                }));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn entities(&self, world: &World) -> Vec<Entity> {
+        world.query::<Entity>().with::<&T>().iter().collect()
     }
 }
 
@@ -244,6 +321,61 @@ impl ComponentRegistry {
         let access = self.access(name)?;
         ensure_alive(world, entity)?;
         Ok(access.has(world, entity))
+    }
+
+    /// Appends component `name` of a live `entity` to `out` as MessagePack;
+    /// `Ok(false)` if the entity lacks it.
+    pub(crate) fn encode(
+        &self,
+        world: &World,
+        entity: Entity,
+        name: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, RegistryError> {
+        let access = self.access(name)?;
+        match guarded(name, || access.encode(world, entity, out))? {
+            None => Ok(false),
+            Some(Ok(())) => Ok(true),
+            Some(Err(reason)) => Err(invalid(name, reason)),
+        }
+    }
+
+    /// Decodes a MessagePack value into component `name`'s Rust type, whole,
+    /// before anything touches the world.
+    pub(crate) fn decode(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Box<dyn Pending>, RegistryError> {
+        let access = self.access(name)?;
+        guarded(name, || access.decode(bytes))?.map_err(|reason| invalid(name, reason))
+    }
+
+    /// Removes component `name` of a live `entity`, logging how to undo it.
+    pub(crate) fn remove_logged(
+        &self,
+        world: &mut World,
+        entity: Entity,
+        name: &str,
+        undo: &mut Vec<Undo>,
+    ) -> Result<bool, RegistryError> {
+        Ok(self.access(name)?.remove_logged(world, entity, undo))
+    }
+
+    /// The entities that have component `name`, in the world's iteration order.
+    pub(crate) fn entities_with(
+        &self,
+        world: &World,
+        name: &str,
+    ) -> Result<Vec<Entity>, RegistryError> {
+        Ok(self.access(name)?.entities(world))
+    }
+
+    /// Whether a live `entity` has component `name` (no liveness check).
+    pub(crate) fn has_unchecked(&self, world: &World, entity: Entity, name: &str) -> bool {
+        self.components
+            .get(name)
+            .is_some_and(|access| access.has(world, entity))
     }
 
     fn access(&self, name: &str) -> Result<&dyn Access, RegistryError> {

@@ -9,12 +9,16 @@ use crate::bindings::{
 };
 use crate::console::{self, Console};
 use crate::engine::EPOCH_TICK;
+use crate::session::WorldSession;
 use crate::store_state::{MemoryLimiter, StoreState};
 use crate::{LimitKind, Limits, ScriptError, wasi};
 
 /// Longest error message, traceback or console line (in bytes) a sandbox
 /// reports; longer text is cut inside the guest and ends in `... (truncated)`.
 pub const MAX_TEXT_LEN: usize = 8 * 1024;
+
+/// MessagePack's nil.
+const NIL: u8 = 0xc0;
 
 /// Fuel for creating the Lua state and its safe environment (measured:
 /// 870,314 units, the same every time; the margin keeps it from mattering).
@@ -93,6 +97,8 @@ impl Sandbox {
             console: Console::new(config.console_max_lines, config.console_max_bytes),
             memory: MemoryLimiter::new(cap),
             stderr,
+            session: None,
+            violation: None,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);
@@ -164,13 +170,83 @@ impl Sandbox {
     /// # Errors
     /// As [`Sandbox::run`].
     pub fn call(&mut self, function: &str) -> Result<bool, ScriptError> {
+        self.call_encoded(function, &[])
+    }
+
+    /// Calls the global function `function` with `args`, a tuple (or any
+    /// value serde turns into a sequence) whose items become the Lua
+    /// arguments, converted as component values are. Returns `Ok(false)` if
+    /// there is no such global function.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), moonbox::ScriptError> {
+    /// # let engine = moonbox::ScriptEngine::new()?;
+    /// let mut sandbox = engine.sandbox(&moonbox::SandboxConfig::default())?;
+    /// sandbox.run("greet.lua", b"function greet(who, n) print(who, n * 2) end")?;
+    /// assert!(sandbox.call_with("greet", &("moon", 21))?);
+    /// assert_eq!(sandbox.console().lines().last().unwrap().text, "moon\t42");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Sandbox::run`]; [`ScriptError::InvalidConfig`] if `args` cannot
+    /// be encoded.
+    pub fn call_with<A: serde::Serialize + ?Sized>(
+        &mut self,
+        function: &str,
+        args: &A,
+    ) -> Result<bool, ScriptError> {
+        let encoded = rmp_serde::to_vec(args).map_err(|e| ScriptError::InvalidConfig {
+            message: format!("arguments of {function} cannot be encoded: {e}"),
+        })?;
+        // `()` encodes as nil: no arguments.
+        let encoded = if encoded == [NIL] {
+            Vec::new()
+        } else {
+            encoded
+        };
+        self.call_encoded(function, &encoded)
+    }
+
+    fn call_encoded(&mut self, function: &str, args: &[u8]) -> Result<bool, ScriptError> {
         let outcome = self.enter(|world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
-                .call_call(store, lua, function)
+                .call_call(store, lua, function, args)
         })?;
         outcome.map_err(|error| script_error(error, function))
+    }
+
+    /// Makes `source` loadable by the script with `require(name)`; it is
+    /// compiled (text only) and run on the first `require`, and its errors
+    /// name `chunk_name`.
+    ///
+    /// # Errors
+    /// As [`Sandbox::run`].
+    pub fn define_module(
+        &mut self,
+        name: &str,
+        chunk_name: &str,
+        source: &[u8],
+    ) -> Result<(), ScriptError> {
+        self.enter(|world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_define_module(store, lua, name, chunk_name, source)
+        })
+    }
+
+    /// Attaches the world for the next calls.
+    pub(crate) fn attach(&mut self, session: Box<WorldSession>) {
+        self.state_data_mut().session = Some(session);
+    }
+
+    /// Takes the world back (also from a discarded sandbox).
+    pub(crate) fn detach(&mut self) -> Option<Box<WorldSession>> {
+        self.state_data_mut().session.take()
     }
 
     /// Bytes the Lua allocator holds now (0 once the sandbox is discarded).
@@ -211,10 +287,7 @@ impl Sandbox {
 
     /// The console, to drain it.
     pub fn console_mut(&mut self) -> &mut Console {
-        match &mut self.state {
-            State::Live { store, .. } => &mut store.data_mut().console,
-            State::Discarded { leftovers, .. } => &mut leftovers.console,
-        }
+        &mut self.state_data_mut().console
     }
 
     /// The limit whose trap discarded this sandbox, if one did.
@@ -228,6 +301,13 @@ impl Sandbox {
     /// Whether a trap discarded this sandbox (see [`Sandbox::poisoned_by`]).
     pub fn is_poisoned(&self) -> bool {
         matches!(self.state, State::Discarded { .. })
+    }
+
+    fn state_data_mut(&mut self) -> &mut StoreState {
+        match &mut self.state {
+            State::Live { store, .. } => store.data_mut(),
+            State::Discarded { leftovers, .. } => leftovers,
+        }
     }
 
     fn state_data(&self) -> &StoreState {
@@ -250,6 +330,7 @@ impl Sandbox {
             }
         };
         arm(store, self.limits.fuel, &self.limits)?;
+        store.data_mut().violation = None;
         let result = call(world, store, lua);
         let left = store.get_fuel().unwrap_or(0);
         self.last_fuel_used = self.limits.fuel.saturating_sub(left);
@@ -300,6 +381,11 @@ fn classify_trap(
     doing: &str,
 ) -> ScriptError {
     let limit = |kind, message: String| ScriptError::ResourceLimitExceeded { kind, message };
+    if let Some(message) = &state.violation {
+        return ScriptError::SecurityViolation {
+            message: message.clone(),
+        };
+    }
     if state.memory.cap_hit() {
         return limit(
             LimitKind::Memory,

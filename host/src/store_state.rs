@@ -5,8 +5,12 @@ use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::{GuestChannel, moonbox::sandbox::console};
+use crate::bindings::{
+    FrameInfo, GuestChannel, QueryPage, WorldError,
+    moonbox::sandbox::{console, ecs},
+};
 use crate::console::{Channel, Console};
+use crate::session::{Refusal, ViolationPolicy, WorldSession};
 
 /// The data of one sandbox's store.
 pub(crate) struct StoreState {
@@ -15,6 +19,10 @@ pub(crate) struct StoreState {
     pub(crate) console: Console,
     pub(crate) memory: MemoryLimiter,
     pub(crate) stderr: MemoryOutputPipe,
+    /// The world, while a handler call runs against it.
+    pub(crate) session: Option<Box<WorldSession>>,
+    /// A permission denial that ended the current call.
+    pub(crate) violation: Option<String>,
 }
 
 impl StoreState {
@@ -27,7 +35,99 @@ impl StoreState {
             console: Console::new(0, 0),
             memory: MemoryLimiter::new(0),
             stderr,
+            session: None,
+            violation: None,
         }
+    }
+
+    /// Runs `call` against the attached session and turns a denial into a
+    /// trap or a refused call, as the session's policy says.
+    fn with_session<T>(
+        &mut self,
+        call: impl FnOnce(&mut WorldSession) -> Result<T, Refusal>,
+    ) -> Result<Result<T, WorldError>> {
+        let Some(session) = self.session.as_deref_mut() else {
+            return Ok(Err(WorldError::Unavailable(
+                "no world is attached: world calls work inside handlers run by a ScriptSystem"
+                    .into(),
+            )));
+        };
+        match call(session) {
+            Ok(value) => Ok(Ok(value)),
+            Err(Refusal::Error(error)) => Ok(Err(error)),
+            Err(Refusal::Denied(denied)) => match session.on_violation {
+                ViolationPolicy::Reject => Ok(Err(WorldError::Denied(denied.to_string()))),
+                ViolationPolicy::Disable => {
+                    let message = denied.to_string();
+                    self.violation = Some(message.clone());
+                    Err(wasmtime::Error::msg(format!(
+                        "security violation: {message}"
+                    )))
+                }
+            },
+        }
+    }
+}
+
+impl ecs::Host for StoreState {
+    fn get(
+        &mut self,
+        entity: u64,
+        component: String,
+    ) -> Result<Result<Option<Vec<u8>>, WorldError>> {
+        self.with_session(|s| s.get(entity, &component))
+    }
+
+    fn set(
+        &mut self,
+        entity: u64,
+        component: String,
+        value: Vec<u8>,
+    ) -> Result<Result<(), WorldError>> {
+        self.with_session(|s| s.set(entity, &component, &value))
+    }
+
+    fn remove(&mut self, entity: u64, component: String) -> Result<Result<bool, WorldError>> {
+        self.with_session(|s| s.remove(entity, &component))
+    }
+
+    fn has(&mut self, entity: u64, component: String) -> Result<Result<bool, WorldError>> {
+        self.with_session(|s| s.has(entity, &component))
+    }
+
+    fn query(
+        &mut self,
+        components: Vec<String>,
+        max: u32,
+    ) -> Result<Result<QueryPage, WorldError>> {
+        self.with_session(|s| s.query(components, max))
+    }
+
+    fn query_next(&mut self, cursor: u32, max: u32) -> Result<Result<QueryPage, WorldError>> {
+        self.with_session(|s| s.query_next(cursor, max))
+    }
+
+    fn spawn(&mut self, components: Vec<(String, Vec<u8>)>) -> Result<Result<u64, WorldError>> {
+        self.with_session(|s| s.spawn(components))
+    }
+
+    fn despawn(&mut self, entity: u64) -> Result<Result<(), WorldError>> {
+        self.with_session(|s| s.despawn(entity))
+    }
+
+    fn frame(&mut self) -> Result<FrameInfo> {
+        Ok(self
+            .session
+            .as_deref()
+            .map_or(FrameInfo { tick: 0, dt: 0.0 }, WorldSession::frame))
+    }
+
+    fn config(&mut self) -> Result<Vec<u8>> {
+        // MessagePack nil when there is no session or no config.
+        Ok(self
+            .session
+            .as_deref()
+            .map_or_else(|| vec![0xc0], WorldSession::config))
     }
 }
 
@@ -41,12 +141,13 @@ impl WasiView for StoreState {
 }
 
 impl console::Host for StoreState {
-    fn write(&mut self, channel: GuestChannel, line: String) {
+    fn write(&mut self, channel: GuestChannel, line: String) -> Result<()> {
         let channel = match channel {
             GuestChannel::Out => Channel::Out,
             GuestChannel::Warn => Channel::Warn,
         };
         self.console.push(channel, line);
+        Ok(())
     }
 }
 

@@ -22,6 +22,42 @@ pub enum Command {
     /// Exit codes: 0 success, 1 Lua syntax or runtime error, 2 usage or I/O
     /// error, 3 resource limit exceeded, 4 security violation.
     Run(RunArgs),
+    /// Run mods against an ECS world for a number of ticks (the main job).
+    ///
+    /// With no mod folders and no --world it runs the built-in demo: a world
+    /// of critters and the example mods, one of them hostile. Each MODS_DIR
+    /// is a mod (a folder with mod.toml) or a folder of mods.
+    ///
+    /// Exit codes: 0 the run completed (mods may have been disabled), 2 bad
+    /// usage, unreadable or invalid world file or policy.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Mod folders, or folders of mod folders. Default: the built-in example mods.
+    #[arg(value_name = "MODS_DIR")]
+    pub mods: Vec<PathBuf>,
+
+    /// A world file (JSON, see docs/world-file.md). Default: the built-in demo world.
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+
+    /// Ticks to run.
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    pub ticks: u64,
+
+    /// Seed of the demo world and of every mod's random sources.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+
+    /// Simulated seconds per tick.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0 / 60.0)]
+    pub dt: f64,
+
+    /// Print one JSON object with the outcome on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

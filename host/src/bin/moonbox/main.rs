@@ -3,6 +3,7 @@
 mod args;
 mod report;
 mod run;
+mod sim;
 mod size;
 
 use std::process::ExitCode;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Sim(args) => sim::sim(&args),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,223 @@
+//! The `world` global: the Lua face of the WIT `world` interface.
+//!
+//! Entities are Lua integers (the host's entity bits); component values are
+//! plain tables, converted by `value.rs`. Errors are Lua errors carrying the
+//! caller's position, so a mod's author sees the line of the failing call.
+
+use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
+
+use crate::moonbox::sandbox::ecs::{self as world, QueryPage, WorldError};
+use crate::value;
+
+/// Entities fetched per host call while a query is iterated.
+const QUERY_PAGE: u32 = 512;
+
+/// Installs the `world` global.
+pub fn install(lua: &Lua) -> mlua::Result<()> {
+    let api = lua.create_table()?;
+    api.raw_set("get", lua.create_function(get)?)?;
+    api.raw_set("set", lua.create_function(set)?)?;
+    api.raw_set("remove", lua.create_function(remove)?)?;
+    api.raw_set("has", lua.create_function(has)?)?;
+    api.raw_set("query", lua.create_function(query)?)?;
+    api.raw_set("spawn", lua.create_function(spawn)?)?;
+    api.raw_set("despawn", lua.create_function(despawn)?)?;
+    api.raw_set(
+        "tick",
+        lua.create_function(|_, _: Value| {
+            Ok(i64::try_from(world::frame().tick).unwrap_or(i64::MAX))
+        })?,
+    )?;
+    api.raw_set(
+        "dt",
+        lua.create_function(|_, _: Value| Ok(world::frame().dt))?,
+    )?;
+    api.raw_set(
+        "config",
+        lua.create_function(|lua, _: Value| value::decode(lua, &mut &world::config()[..]))?,
+    )?;
+    lua.globals().raw_set("world", api)
+}
+
+fn get(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<Value> {
+    let component = name(lua, "get", &component)?;
+    match world::get(entity_bits(entity), &component) {
+        Ok(Some(bytes)) => value::decode(lua, &mut &bytes[..]),
+        Ok(None) => Ok(Value::Nil),
+        Err(e) => Err(failed(lua, "get", e)),
+    }
+}
+
+fn set(
+    lua: &Lua,
+    (_, entity, component, data): (Value, i64, mlua::LuaString, Value),
+) -> mlua::Result<()> {
+    let component = name(lua, "set", &component)?;
+    let bytes = encoded_value(lua, "set", &component, &data)?;
+    world::set(entity_bits(entity), &component, &bytes).map_err(|e| failed(lua, "set", e))
+}
+
+fn remove(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<bool> {
+    let component = name(lua, "remove", &component)?;
+    world::remove(entity_bits(entity), &component).map_err(|e| failed(lua, "remove", e))
+}
+
+fn has(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<bool> {
+    let component = name(lua, "has", &component)?;
+    world::has(entity_bits(entity), &component).map_err(|e| failed(lua, "has", e))
+}
+
+/// `for e, a, b in world:query("A", "B") do ... end`
+fn query(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Function> {
+    let mut names = Vec::with_capacity(args.len().saturating_sub(1));
+    for arg in args.iter().skip(1) {
+        match arg {
+            Value::String(s) => names.push(name(lua, "query", s)?),
+            other => {
+                return Err(located(
+                    lua,
+                    format!(
+                        "world:query: component names must be strings, got a {}",
+                        other.type_name()
+                    ),
+                ));
+            }
+        }
+    }
+    if names.is_empty() {
+        return Err(located(
+            lua,
+            "world:query: name at least one component".into(),
+        ));
+    }
+    let width = names.len();
+    let first = world::query(&names, QUERY_PAGE).map_err(|e| failed(lua, "query", e))?;
+    let mut page = Page::new(first);
+    lua.create_function_mut(move |lua, _: MultiValue| {
+        if page.index == page.entities.len() {
+            let Some(cursor) = page.next.take() else {
+                return Ok(MultiValue::new());
+            };
+            let more =
+                world::query_next(cursor, QUERY_PAGE).map_err(|e| failed(lua, "query", e))?;
+            page = Page::new(more);
+            if page.entities.is_empty() {
+                return Ok(MultiValue::new());
+            }
+        }
+        let mut results = MultiValue::with_capacity(width + 1);
+        results.push_back(Value::Integer(entity_to_lua(page.entities[page.index])));
+        let mut rest = &page.values[page.offset..];
+        let before = rest.len();
+        for _ in 0..width {
+            results.push_back(value::decode(lua, &mut rest)?);
+        }
+        page.offset += before - rest.len();
+        page.index += 1;
+        Ok(results)
+    })
+}
+
+/// A page of query results and how far the loop has read it.
+struct Page {
+    entities: Vec<u64>,
+    values: Vec<u8>,
+    next: Option<u32>,
+    index: usize,
+    offset: usize,
+}
+
+impl Page {
+    fn new(page: QueryPage) -> Self {
+        Self {
+            entities: page.entities,
+            values: page.values,
+            next: page.next,
+            index: 0,
+            offset: 0,
+        }
+    }
+}
+
+/// `world:spawn{Position = {x = 1, y = 2}}` returns the new entity.
+fn spawn(lua: &Lua, (_, components): (Value, Option<Table>)) -> mlua::Result<i64> {
+    let mut encoded = Vec::new();
+    if let Some(components) = components {
+        for pair in components.pairs::<Value, Value>() {
+            let (key, data) = pair?;
+            let Value::String(key) = key else {
+                return Err(located(
+                    lua,
+                    "world:spawn: component names must be strings".into(),
+                ));
+            };
+            let component = name(lua, "spawn", &key)?;
+            let bytes = encoded_value(lua, "spawn", &component, &data)?;
+            encoded.push((component, bytes));
+        }
+    }
+    // Sorted by name so the host sees the same request whatever the table's order.
+    encoded.sort_by(|a, b| a.0.cmp(&b.0));
+    world::spawn(&encoded)
+        .map(entity_to_lua)
+        .map_err(|e| failed(lua, "spawn", e))
+}
+
+fn despawn(lua: &Lua, (_, entity): (Value, i64)) -> mlua::Result<()> {
+    world::despawn(entity_bits(entity)).map_err(|e| failed(lua, "despawn", e))
+}
+
+fn encoded_value(lua: &Lua, call: &str, component: &str, data: &Value) -> mlua::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    value::encode(data, &mut bytes).map_err(|reason| {
+        located(
+            lua,
+            format!("world:{call}: invalid value for component '{component}': {reason}"),
+        )
+    })?;
+    Ok(bytes)
+}
+
+fn name(lua: &Lua, call: &str, name: &mlua::LuaString) -> mlua::Result<String> {
+    match name.to_str() {
+        Ok(text) => Ok(text.to_owned()),
+        Err(_) => Err(located(
+            lua,
+            format!("world:{call}: component names must be UTF-8 text"),
+        )),
+    }
+}
+
+fn failed(lua: &Lua, call: &str, error: WorldError) -> mlua::Error {
+    let message = match error {
+        WorldError::Denied(why) => format!("world:{call}: permission denied: {why}"),
+        WorldError::Invalid(why) | WorldError::Unavailable(why) => format!("world:{call}: {why}"),
+        WorldError::NoEntity(entity) => {
+            format!("world:{call}: no such entity {}", entity_to_lua(entity))
+        }
+    };
+    located(lua, message)
+}
+
+/// Prefixes the position of the Lua code that made the call, as `error` does.
+fn located(lua: &Lua, message: String) -> mlua::Error {
+    let position = lua
+        .inspect_stack(1, |debug| {
+            let line = debug.current_line()?;
+            let source = debug.source();
+            let chunk = source.short_src?;
+            Some(format!("{chunk}:{line}: "))
+        })
+        .flatten()
+        .unwrap_or_default();
+    mlua::Error::runtime(format!("{position}{message}"))
+}
+
+/// Lua integers are i64; entity bits are u64. Reinterpreting keeps them distinct.
+fn entity_bits(entity: i64) -> u64 {
+    u64::from_ne_bytes(entity.to_ne_bytes())
+}
+
+fn entity_to_lua(bits: u64) -> i64 {
+    i64::from_ne_bytes(bits.to_ne_bytes())
+}

@@ -1,0 +1,182 @@
+//! `moonbox sim`: mods against a world for N ticks, and the summary.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use moonbox::mods::{LoadError, Policy};
+use moonbox::{ScriptEngine, ScriptManager, ScriptSystem, demo};
+use serde::Serialize;
+
+use crate::args::SimArgs;
+use crate::exit;
+
+/// Lines of the console shown at the end.
+const CONSOLE_TAIL: usize = 10;
+/// Runs shorter than this show no progress bar.
+const PROGRESS_MIN_TICKS: u64 = 500;
+
+#[derive(Serialize)]
+struct Report {
+    ticks: u64,
+    entities: u32,
+    mods: Vec<ModReport>,
+    load_errors: Vec<String>,
+    world_hash: String,
+    console_tail: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ModReport {
+    name: String,
+    version: String,
+    status: &'static str,
+    reason: Option<String>,
+    fuel_used: u64,
+    memory_peak: u64,
+}
+
+pub fn sim(args: &SimArgs) -> u8 {
+    match simulate(args) {
+        Ok(report) => {
+            print(&report, args.json);
+            exit::OK
+        }
+        Err(error) => {
+            eprintln!("moonbox sim: {error:#}");
+            exit::USAGE
+        }
+    }
+}
+
+fn simulate(args: &SimArgs) -> Result<Report> {
+    if !args.dt.is_finite() || args.dt < 0.0 {
+        anyhow::bail!("--dt must be a finite number of seconds >= 0");
+    }
+    let registry = Arc::new(demo::registry()?);
+    let mut world = match &args.world {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read world file {}", path.display()))?;
+            moonbox::world_from_json(&text, &registry)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => demo::world(args.seed, demo::DEMO_ENTITIES),
+    };
+    let engine = ScriptEngine::new()?;
+    let mut manager =
+        ScriptManager::new(engine, Arc::clone(&registry), Policy::allow_all(&registry));
+    manager.set_seed(args.seed);
+    let mut load_errors = Vec::new();
+    let mut note = |result: Result<String, LoadError>| {
+        if let Err(error) = result {
+            load_errors.push(error.to_string());
+        }
+    };
+    if args.mods.is_empty() {
+        for source in demo::example_mods()? {
+            note(manager.load(source));
+        }
+    } else {
+        for dir in &args.mods {
+            match manager.load_all(dir) {
+                Ok(results) => results.into_iter().for_each(&mut note),
+                Err(error) => note(Err(error)),
+            }
+        }
+    }
+    for error in &load_errors {
+        eprintln!("moonbox sim: not loaded: {error}");
+    }
+
+    let mut system = ScriptSystem::new();
+    let progress = progress_bar(args);
+    for _ in 0..args.ticks {
+        system.tick(&mut manager, &mut world, args.dt);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    let console = system.console();
+    let skip = console.lines().len().saturating_sub(CONSOLE_TAIL);
+    Ok(Report {
+        ticks: system.tick_count(),
+        entities: world.len(),
+        mods: manager
+            .mods()
+            .map(|loaded| {
+                let stats = loaded.stats();
+                ModReport {
+                    name: loaded.name().to_owned(),
+                    version: loaded.version().to_owned(),
+                    status: loaded.status().as_str(),
+                    reason: match loaded.status() {
+                        moonbox::ModStatus::Disabled { reason } => Some(reason.clone()),
+                        moonbox::ModStatus::Active => None,
+                    },
+                    fuel_used: stats.fuel_used,
+                    memory_peak: stats.memory_peak,
+                }
+            })
+            .collect(),
+        load_errors,
+        world_hash: moonbox::world_hash(&world, &registry)?,
+        console_tail: console.lines().skip(skip).map(|l| l.text.clone()).collect(),
+    })
+}
+
+fn progress_bar(args: &SimArgs) -> ProgressBar {
+    if args.json || args.ticks < PROGRESS_MIN_TICKS || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(args.ticks);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} ticks  {elapsed} (eta {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn print(report: &Report, json: bool) {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let _ = serde_json::to_writer(&mut out, report);
+        let _ = writeln!(out);
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "moonbox sim: {} ticks, {} entities, {} mods",
+        report.ticks,
+        report.entities,
+        report.mods.len()
+    );
+    let _ = writeln!(
+        out,
+        "{:<12} {:<9} {:>14} {:>12}  reason",
+        "mod", "status", "fuel used", "peak memory"
+    );
+    for m in &report.mods {
+        let _ = writeln!(
+            out,
+            "{:<12} {:<9} {:>14} {:>12}  {}",
+            m.name,
+            m.status,
+            m.fuel_used,
+            m.memory_peak,
+            m.reason.as_deref().unwrap_or("")
+        );
+    }
+    for error in &report.load_errors {
+        let _ = writeln!(out, "not loaded: {error}");
+    }
+    let _ = writeln!(out, "world hash: {}", report.world_hash);
+    if !report.console_tail.is_empty() {
+        let _ = writeln!(out, "console (last {} lines):", report.console_tail.len());
+        for line in &report.console_tail {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! [`ScriptManager`]: the one store of mods, their sources and their
+//! sandboxes, and their lifecycle.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::mods::{LoadError, ModSource, Policy};
+use crate::permissions::Permissions;
+use crate::{
+    ComponentRegistry, Limits, Sandbox, SandboxConfig, ScriptEngine, ScriptError, ViolationPolicy,
+};
+
+/// Whether a mod runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModStatus {
+    /// It runs every tick.
+    Active,
+    /// It was stopped; it runs again only after `enable` or `reload`.
+    Disabled {
+        /// Why, e.g. the security violation or the error.
+        reason: String,
+    },
+}
+
+impl ModStatus {
+    /// `active` or `disabled`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled { .. } => "disabled",
+        }
+    }
+}
+
+/// What a mod has used so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModStats {
+    /// Fuel of all its handler calls.
+    pub fuel_used: u64,
+    /// Largest size its sandbox's memory reached, in bytes.
+    pub memory_peak: u64,
+    /// Handler calls made.
+    pub calls: u64,
+}
+
+/// One loaded mod.
+pub struct LoadedMod {
+    source: ModSource,
+    granted: Arc<Permissions>,
+    limits: Limits,
+    config: Arc<[u8]>,
+    sandbox: Sandbox,
+    status: ModStatus,
+    stats: ModStats,
+    registry: Arc<ComponentRegistry>,
+    on_violation: ViolationPolicy,
+    disable_on_error: bool,
+    pub(crate) needs_on_load: bool,
+}
+
+impl LoadedMod {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.source.manifest.name
+    }
+    /// Its version.
+    pub fn version(&self) -> &str {
+        &self.source.manifest.version
+    }
+    /// Its source: manifest and files.
+    pub fn source(&self) -> &ModSource {
+        &self.source
+    }
+    /// What it was granted: its request intersected with the policy.
+    pub fn granted(&self) -> &Permissions {
+        &self.granted
+    }
+    /// Its limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    /// Whether it runs.
+    pub fn status(&self) -> &ModStatus {
+        &self.status
+    }
+    /// Whether it is active.
+    pub fn is_active(&self) -> bool {
+        self.status == ModStatus::Active
+    }
+    /// What it used so far.
+    pub fn stats(&self) -> ModStats {
+        ModStats {
+            memory_peak: self.sandbox.memory_peak(),
+            ..self.stats
+        }
+    }
+
+    pub(crate) fn granted_arc(&self) -> Arc<Permissions> {
+        Arc::clone(&self.granted)
+    }
+    pub(crate) fn config_arc(&self) -> Arc<[u8]> {
+        Arc::clone(&self.config)
+    }
+    pub(crate) fn sandbox_mut(&mut self) -> &mut Sandbox {
+        &mut self.sandbox
+    }
+    pub(crate) fn record_call(&mut self) {
+        self.stats.calls += 1;
+        self.stats.fuel_used = self
+            .stats
+            .fuel_used
+            .saturating_add(self.sandbox.last_fuel_used());
+    }
+    pub(crate) fn registry_arc(&self) -> Arc<ComponentRegistry> {
+        Arc::clone(&self.registry)
+    }
+    pub(crate) fn on_violation(&self) -> ViolationPolicy {
+        self.on_violation
+    }
+    /// Whether `error` from a handler disables the mod: violations, limits
+    /// and traps always do; Lua errors as the policy says.
+    pub(crate) fn should_disable(&self, error: &ScriptError) -> bool {
+        match error {
+            ScriptError::Syntax { .. } | ScriptError::Runtime { .. } => {
+                self.disable_on_error || self.sandbox.is_poisoned()
+            }
+            _ => true,
+        }
+    }
+    pub(crate) fn disable(&mut self, reason: String) {
+        self.status = ModStatus::Disabled { reason };
+    }
+}
+
+/// Owns every mod: loads, validates, enables, disables, reloads and unloads
+/// them, and is the only place their sources and Lua states live. Mods run
+/// in name order (see [`crate::ScriptSystem`]).
+///
+/// ```
+/// use moonbox::mods::{ModSource, Policy};
+/// use moonbox::{ComponentRegistry, ScriptEngine, ScriptManager};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let registry = std::sync::Arc::new(ComponentRegistry::new());
+/// let mut manager = ScriptManager::new(ScriptEngine::new()?, registry, Policy::default());
+/// let source = ModSource::from_parts("inline", "name = 'hello'\nversion = '1'", [
+///     ("main.lua".to_string(), b"function on_tick(dt) end".to_vec()),
+/// ])?;
+/// manager.load(source)?;
+/// assert!(manager.get("hello").unwrap().is_active());
+/// # Ok(())
+/// # }
+/// ```
+pub struct ScriptManager {
+    engine: ScriptEngine,
+    registry: Arc<ComponentRegistry>,
+    policy: Policy,
+    seed: u64,
+    mods: BTreeMap<String, LoadedMod>,
+}
+
+impl ScriptManager {
+    /// A manager with no mods. `registry` names the components mods may use.
+    pub fn new(engine: ScriptEngine, registry: Arc<ComponentRegistry>, policy: Policy) -> Self {
+        Self {
+            engine,
+            registry,
+            policy,
+            seed: 0,
+            mods: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the seed mods' random sources derive from (each mod gets its own
+    /// stream, fixed by the seed and its name). Affects mods loaded later.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+
+    /// The component registry.
+    pub fn registry(&self) -> &Arc<ComponentRegistry> {
+        &self.registry
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Loads a mod: checks its manifest against the registry, grants it what
+    /// the policy allows, creates its sandbox, makes its files `require`-able
+    /// and runs its entry script. Its `on_load` runs at its first tick.
+    ///
+    /// # Errors
+    /// [`LoadError`] naming the mod, file and line; nothing is kept.
+    pub fn load(&mut self, source: ModSource) -> Result<String, LoadError> {
+        let name = source.manifest.name.clone();
+        if self.mods.contains_key(&name) {
+            return Err(LoadError::Duplicate { name });
+        }
+        let loaded = self.prepare(source)?;
+        self.mods.insert(name.clone(), loaded);
+        Ok(name)
+    }
+
+    /// Loads the mod in folder `dir` (see [`ModSource::from_dir`]).
+    ///
+    /// # Errors
+    /// As [`ScriptManager::load`].
+    pub fn load_dir(&mut self, dir: &Path) -> Result<String, LoadError> {
+        self.load(ModSource::from_dir(dir)?)
+    }
+
+    /// Loads `dir` if it is a mod (has `mod.toml`), otherwise every
+    /// sub-folder of it that is one, in name order. One bad mod does not
+    /// stop the others: each gets its own result.
+    ///
+    /// # Errors
+    /// [`LoadError::Io`] if `dir` cannot be listed.
+    pub fn load_all(&mut self, dir: &Path) -> Result<Vec<Result<String, LoadError>>, LoadError> {
+        if dir.join("mod.toml").is_file() {
+            return Ok(vec![self.load_dir(dir)]);
+        }
+        let io = |e: std::io::Error| LoadError::Io {
+            origin: dir.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut dirs: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io)?
+            .into_iter()
+            .map(|entry| entry.path())
+            .filter(|path| path.join("mod.toml").is_file())
+            .collect();
+        dirs.sort();
+        Ok(dirs.iter().map(|path| self.load_dir(path)).collect())
+    }
+
+    /// The mod called `name`.
+    pub fn get(&self, name: &str) -> Option<&LoadedMod> {
+        self.mods.get(name)
+    }
+
+    /// Every mod, in name order (the order they run in).
+    pub fn mods(&self) -> impl Iterator<Item = &LoadedMod> {
+        self.mods.values()
+    }
+
+    /// Stops a mod from running, recording why.
+    ///
+    /// # Errors
+    /// [`LoadError::UnknownMod`].
+    pub fn disable(&mut self, name: &str, reason: &str) -> Result<(), LoadError> {
+        self.entry(name)?.disable(reason.to_owned());
+        Ok(())
+    }
+
+    /// Lets a disabled mod run again. A mod whose sandbox was discarded (by
+    /// a trap) is reloaded from its source first.
+    ///
+    /// # Errors
+    /// As [`ScriptManager::reload`].
+    pub fn enable(&mut self, name: &str) -> Result<(), LoadError> {
+        if self.entry(name)?.sandbox.is_poisoned() {
+            return self.reload(name);
+        }
+        self.entry(name)?.status = ModStatus::Active;
+        Ok(())
+    }
+
+    /// Reloads a mod from its folder (or its stored source when it was not
+    /// read from disk) into a fresh sandbox; `on_load` runs again at the next
+    /// tick. If the new source fails, the old mod stays as it was.
+    ///
+    /// # Errors
+    /// [`LoadError`] from reading or loading the new source.
+    pub fn reload(&mut self, name: &str) -> Result<(), LoadError> {
+        let old = self.entry(name)?;
+        let source = match &old.source.dir {
+            Some(dir) => ModSource::from_dir(dir)?,
+            None => old.source.clone(),
+        };
+        if source.manifest.name != name {
+            return Err(LoadError::Rejected {
+                name: name.to_owned(),
+                message: format!("reloaded manifest renames it to '{}'", source.manifest.name),
+            });
+        }
+        let fresh = self.prepare(source)?;
+        self.mods.insert(name.to_owned(), fresh);
+        Ok(())
+    }
+
+    /// Removes a mod and its Lua state. Entities it spawned stay in the world.
+    ///
+    /// # Errors
+    /// [`LoadError::UnknownMod`].
+    pub fn unload(&mut self, name: &str) -> Result<(), LoadError> {
+        self.mods
+            .remove(name)
+            .map(drop)
+            .ok_or_else(|| LoadError::UnknownMod {
+                name: name.to_owned(),
+            })
+    }
+
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.mods.keys().cloned().collect()
+    }
+
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut LoadedMod> {
+        self.mods.get_mut(name)
+    }
+
+    fn entry(&mut self, name: &str) -> Result<&mut LoadedMod, LoadError> {
+        self.mods
+            .get_mut(name)
+            .ok_or_else(|| LoadError::UnknownMod {
+                name: name.to_owned(),
+            })
+    }
+
+    fn prepare(&self, source: ModSource) -> Result<LoadedMod, LoadError> {
+        let manifest = &source.manifest;
+        let name = manifest.name.clone();
+        let rejected = |message: String| LoadError::Rejected {
+            name: name.clone(),
+            message,
+        };
+        let requested = manifest.permissions.to_permissions().map_err(&rejected)?;
+        let mut named: Vec<&str> = requested.components.keys().map(String::as_str).collect();
+        if let crate::permissions::EntityScope::Tagged(tag) = &requested.scope {
+            named.push(tag);
+        }
+        if let Some(unknown) = named.iter().find(|c| !self.registry.contains(c)) {
+            return Err(rejected(format!(
+                "requests unknown component '{unknown}' (known: {})",
+                self.registry.names().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let granted = requested.intersect(&self.policy.allowed);
+        let limits = self
+            .policy
+            .limits(manifest.budget.fuel_per_tick, manifest.budget.memory);
+        let config = manifest.config_bytes().map_err(&rejected)?;
+        let script = |error| LoadError::Script {
+            name: name.clone(),
+            error,
+        };
+        let mut sandbox = self
+            .engine
+            .sandbox(&SandboxConfig {
+                limits: limits.clone(),
+                seed: mod_seed(self.seed, &name),
+                ..SandboxConfig::default()
+            })
+            .map_err(script)?;
+        for (path, text) in &source.files {
+            sandbox
+                .define_module(&ModSource::module_name(path), path, text)
+                .map_err(script)?;
+        }
+        let entry = source
+            .files
+            .get(&manifest.entry)
+            .ok_or_else(|| LoadError::MissingFile {
+                name: name.clone(),
+                file: manifest.entry.clone(),
+            })?;
+        sandbox.run(&manifest.entry, entry).map_err(script)?;
+        Ok(LoadedMod {
+            granted: Arc::new(granted),
+            limits,
+            config: config.into(),
+            sandbox,
+            status: ModStatus::Active,
+            stats: ModStats::default(),
+            registry: Arc::clone(&self.registry),
+            on_violation: self.policy.on_violation,
+            disable_on_error: self.policy.disable_on_error,
+            needs_on_load: true,
+            source,
+        })
+    }
+}
+
+/// Each mod's own seed: the run's seed mixed with its name (FNV-1a), so two
+/// mods never share a random stream and the result never depends on load order.
+fn mod_seed(seed: u64, name: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}

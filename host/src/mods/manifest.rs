@@ -1,0 +1,185 @@
+//! `mod.toml`: what a mod is and what it asks for.
+
+use serde::Deserialize;
+
+use crate::permissions::{Access, EntityScope, Permissions};
+
+/// A mod's manifest, `mod.toml`:
+///
+/// ```toml
+/// name = "movement"          # letters, digits, '-' and '_'; unique
+/// version = "1.0.0"
+/// entry = "main.lua"         # default: main.lua
+/// description = "Moves things by their velocity"
+///
+/// [permissions]              # what it asks for; the policy may grant less
+/// read = ["Position", "Velocity"]
+/// write = ["Position"]
+/// spawn = false
+/// despawn = false
+/// scope = "all"              # "all", "spawned" (default) or "tag:Component"
+///
+/// [budget]
+/// fuel_per_tick = 20_000_000 # per handler call
+/// memory = 4_194_304         # bytes of Lua heap
+///
+/// [config]                   # anything; the mod reads it with world:config()
+/// speed = 2.5
+/// ```
+///
+/// Unknown keys are errors, so a typo never silently drops a setting.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The mod's name.
+    pub name: String,
+    /// Its version, free-form.
+    pub version: String,
+    /// The script run at load, relative to the mod's folder.
+    #[serde(default = "default_entry")]
+    pub entry: String,
+    /// One line about it.
+    #[serde(default)]
+    pub description: String,
+    /// What it asks to be granted.
+    #[serde(default)]
+    pub permissions: RequestedPermissions,
+    /// The resources it asks for.
+    #[serde(default)]
+    pub budget: Budget,
+    /// Its own settings, handed to it as a table.
+    #[serde(default)]
+    pub config: Option<toml::Table>,
+}
+
+/// The `[permissions]` table of a manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestedPermissions {
+    /// Components it wants to read.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Components it wants to write.
+    #[serde(default)]
+    pub write: Vec<String>,
+    /// Whether it wants to spawn entities.
+    #[serde(default)]
+    pub spawn: bool,
+    /// Whether it wants to despawn entities.
+    #[serde(default)]
+    pub despawn: bool,
+    /// `all`, `spawned` or `tag:Component`.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// The `[budget]` table of a manifest; what is left out gets the policy's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Fuel per handler call.
+    pub fuel_per_tick: Option<u64>,
+    /// Bytes of Lua heap.
+    pub memory: Option<u64>,
+}
+
+fn default_entry() -> String {
+    "main.lua".into()
+}
+
+/// Longest mod name.
+const MAX_NAME_LEN: usize = 64;
+
+impl Manifest {
+    /// Parses and checks `mod.toml` text.
+    ///
+    /// # Errors
+    /// A message saying what is wrong (TOML errors include the line).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let manifest: Self = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= MAX_NAME_LEN
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(format!(
+                "name '{}' must be 1 to {MAX_NAME_LEN} letters, digits, '-' or '_'",
+                self.name
+            ));
+        }
+        if self.version.trim().is_empty() {
+            return Err("version must not be empty".into());
+        }
+        if !is_relative_lua_path(&self.entry) {
+            return Err(format!(
+                "entry '{}' must be a .lua file inside the mod's folder",
+                self.entry
+            ));
+        }
+        self.permissions.to_permissions()?;
+        Ok(())
+    }
+
+    /// The config table as one MessagePack value (nil when absent).
+    pub(crate) fn config_bytes(&self) -> Result<Vec<u8>, String> {
+        match &self.config {
+            None => Ok(vec![0xc0]),
+            Some(table) => rmp_serde::to_vec_named(table).map_err(|e| format!("[config]: {e}")),
+        }
+    }
+}
+
+impl RequestedPermissions {
+    /// The request as [`Permissions`].
+    ///
+    /// # Errors
+    /// A bad `scope`.
+    pub fn to_permissions(&self) -> Result<Permissions, String> {
+        let mut permissions = Permissions::none();
+        for name in &self.read {
+            permissions.components.entry(name.clone()).or_default().read = true;
+        }
+        for name in &self.write {
+            permissions
+                .components
+                .entry(name.clone())
+                .or_default()
+                .write = true;
+        }
+        permissions
+            .components
+            .retain(|_, a| *a != Access::default());
+        permissions.spawn = self.spawn;
+        permissions.despawn = self.despawn;
+        permissions.scope = match self.scope.as_deref() {
+            None | Some("spawned") => EntityScope::Spawned,
+            Some("all") => EntityScope::All,
+            Some(other) => match other.strip_prefix("tag:") {
+                Some(tag) if !tag.is_empty() => EntityScope::Tagged(tag.to_owned()),
+                _ => {
+                    return Err(format!(
+                        "permissions.scope '{other}' must be \"all\", \"spawned\" or \"tag:Component\""
+                    ));
+                }
+            },
+        };
+        Ok(permissions)
+    }
+}
+
+/// A relative path to a `.lua` file that stays inside its folder.
+pub(crate) fn is_relative_lua_path(path: &str) -> bool {
+    path.ends_with(".lua")
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}

@@ -1,0 +1,85 @@
+//! The user's policy: the most any mod may be granted.
+
+use crate::limits::{DEFAULT_MEMORY, Limits};
+use crate::permissions::{Access, EntityScope, Permissions};
+use crate::{ComponentRegistry, ViolationPolicy};
+
+/// Fuel per handler call when a manifest names none.
+pub const DEFAULT_FUEL_PER_TICK: u64 = 100_000_000;
+
+/// What the host allows mods, whatever their manifests ask. Mods are
+/// untrusted: each gets the intersection of its request and
+/// [`Policy::allowed`], and budgets no larger than the caps here.
+///
+/// ```
+/// use moonbox::mods::Policy;
+/// use moonbox::permissions::{Access, Permissions};
+/// let policy = Policy {
+///     allowed: Permissions::none().with_component("Position", Access::READ),
+///     ..Policy::default()
+/// };
+/// assert!(!policy.allowed.component("Position").write);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// The most any mod is granted. Default: nothing.
+    pub allowed: Permissions,
+    /// Fuel per handler call for mods that ask for none.
+    pub default_fuel_per_tick: u64,
+    /// The most fuel per handler call a mod may ask for.
+    pub max_fuel_per_tick: u64,
+    /// Lua heap bytes for mods that ask for none.
+    pub default_memory: u64,
+    /// The most Lua heap a mod may ask for.
+    pub max_memory: u64,
+    /// What a permission denial does. Default: disable the mod.
+    pub on_violation: ViolationPolicy,
+    /// Whether a Lua error in a handler disables the mod (default) or only
+    /// rolls back that call.
+    pub disable_on_error: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            allowed: Permissions::none(),
+            default_fuel_per_tick: DEFAULT_FUEL_PER_TICK,
+            max_fuel_per_tick: 10 * DEFAULT_FUEL_PER_TICK,
+            default_memory: DEFAULT_MEMORY,
+            max_memory: 4 * DEFAULT_MEMORY,
+            on_violation: ViolationPolicy::Disable,
+            disable_on_error: true,
+        }
+    }
+}
+
+impl Policy {
+    /// A policy that allows everything on every component of `registry`:
+    /// mods get exactly what they ask for. For trusted mods and demos.
+    pub fn allow_all(registry: &ComponentRegistry) -> Self {
+        let mut allowed = Permissions::none();
+        for name in registry.names() {
+            allowed
+                .components
+                .insert(name.to_owned(), Access::READ_WRITE);
+        }
+        allowed.spawn = true;
+        allowed.despawn = true;
+        allowed.scope = EntityScope::All;
+        Self {
+            allowed,
+            ..Self::default()
+        }
+    }
+
+    /// The limits of a mod that asks for `fuel` and `memory`.
+    pub(crate) fn limits(&self, fuel: Option<u64>, memory: Option<u64>) -> Limits {
+        Limits {
+            fuel: fuel
+                .unwrap_or(self.default_fuel_per_tick)
+                .min(self.max_fuel_per_tick),
+            memory: memory.unwrap_or(self.default_memory).min(self.max_memory),
+            ..Limits::default()
+        }
+    }
+}

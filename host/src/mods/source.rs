@@ -1,0 +1,141 @@
+//! [`ModSource`]: a mod's manifest and files, read whole before anything runs.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::LoadError;
+use super::manifest::{Manifest, is_relative_lua_path};
+
+/// Most `.lua` files one mod may have.
+pub const MAX_FILES: usize = 256;
+/// Most bytes of Lua source one mod may have.
+pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;
+/// Deepest folder nesting read inside a mod.
+const MAX_DEPTH: usize = 8;
+
+/// A mod as loaded: its manifest and every `.lua` file of its folder, by
+/// path relative to the folder (`/`-separated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModSource {
+    /// The parsed manifest.
+    pub manifest: Manifest,
+    /// The Lua files, by relative path.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// The folder it was read from, for reloading; `None` when built in memory.
+    pub dir: Option<PathBuf>,
+}
+
+impl ModSource {
+    /// Reads the mod in folder `dir`: `mod.toml` and every `.lua` file below
+    /// it. Symbolic links are not followed, so a mod cannot reach outside
+    /// its folder.
+    ///
+    /// # Errors
+    /// [`LoadError::Io`], [`LoadError::Manifest`] or [`LoadError::MissingFile`].
+    pub fn from_dir(dir: &Path) -> Result<Self, LoadError> {
+        let origin = dir.display().to_string();
+        let manifest_path = dir.join("mod.toml");
+        let text = fs::read_to_string(&manifest_path).map_err(|e| LoadError::Manifest {
+            origin: origin.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let mut files = BTreeMap::new();
+        let mut total = 0;
+        collect(dir, "", 0, &mut files, &mut total)?;
+        let mut source = Self::from_parts(&origin, &text, files)?;
+        source.dir = Some(dir.to_path_buf());
+        Ok(source)
+    }
+
+    /// A mod from a manifest's text and its files; `origin` names it in errors.
+    ///
+    /// ```
+    /// use moonbox::mods::ModSource;
+    /// let source = ModSource::from_parts(
+    ///     "example",
+    ///     "name = 'hello'\nversion = '1'\n",
+    ///     [("main.lua".to_string(), b"print('hi')".to_vec())],
+    /// )?;
+    /// assert_eq!(source.manifest.entry, "main.lua");
+    /// # Ok::<(), moonbox::mods::LoadError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`LoadError::Manifest`], or [`LoadError::MissingFile`] for the entry.
+    pub fn from_parts(
+        origin: &str,
+        manifest: &str,
+        files: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> Result<Self, LoadError> {
+        let manifest = Manifest::parse(manifest).map_err(|message| LoadError::Manifest {
+            origin: origin.to_owned(),
+            message,
+        })?;
+        let files: BTreeMap<String, Vec<u8>> = files.into_iter().collect();
+        if let Some(bad) = files.keys().find(|path| !is_relative_lua_path(path)) {
+            return Err(LoadError::Rejected {
+                name: manifest.name.clone(),
+                message: format!("file '{bad}' is not a .lua file inside the mod"),
+            });
+        }
+        if !files.contains_key(&manifest.entry) {
+            return Err(LoadError::MissingFile {
+                name: manifest.name.clone(),
+                file: manifest.entry.clone(),
+            });
+        }
+        Ok(Self {
+            manifest,
+            files,
+            dir: None,
+        })
+    }
+
+    /// The name `require` knows a file by: `lib/util.lua` is `lib.util`.
+    pub fn module_name(path: &str) -> String {
+        path.strip_suffix(".lua").unwrap_or(path).replace('/', ".")
+    }
+}
+
+fn collect(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    total: &mut usize,
+) -> Result<(), LoadError> {
+    let io = |path: &Path, e: std::io::Error| LoadError::Io {
+        origin: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut entries = fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| io(dir, e))?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let kind = entry.file_type().map_err(|e| io(&path, e))?;
+        let relative = format!("{prefix}{name}");
+        if kind.is_dir() && depth < MAX_DEPTH && !name.starts_with('.') {
+            collect(&path, &format!("{relative}/"), depth + 1, files, total)?;
+        } else if kind.is_file() && name.ends_with(".lua") {
+            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
+            *total += bytes.len();
+            if files.len() >= MAX_FILES || *total > MAX_SOURCE_BYTES {
+                return Err(LoadError::Io {
+                    origin: dir.display().to_string(),
+                    message: format!(
+                        "a mod may have at most {MAX_FILES} .lua files and {MAX_SOURCE_BYTES} bytes of source"
+                    ),
+                });
+            }
+            files.insert(relative, bytes);
+        }
+    }
+    Ok(())
+}

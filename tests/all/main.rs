@@ -11,6 +11,7 @@ mod determinism;
 mod engine;
 mod errors;
 mod limits;
+mod mods;
 #[path = "../common/native_lua.rs"]
 mod native_lua;
 mod permissions;
@@ -18,3 +19,4 @@ mod registry;
 mod security;
 mod semantics;
 mod support;
+mod world;

@@ -30,7 +30,11 @@ fn a_mod_folder_loads_with_its_files_and_require_stays_inside_it() {
          print(pcall(require, '../secret'))
          print(pcall(require, 'loop'))",
     );
-    write(dir.path(), "lib/util.lua", "return { twice = function(n) return n * 2 end }");
+    write(
+        dir.path(),
+        "lib/util.lua",
+        "return { twice = function(n) return n * 2 end }",
+    );
     write(dir.path(), "loop.lua", "return require('loop')");
     write(dir.path(), "notes.txt", "not lua: not loaded");
     let source = ModSource::from_dir(dir.path()).unwrap();
@@ -46,26 +50,50 @@ fn a_mod_folder_loads_with_its_files_and_require_stays_inside_it() {
     // Top-level output goes to the mod's own console, drained at its first call.
     let lines = f.printed();
     assert_eq!(lines[0], "[split] 42");
-    assert!(lines[1].contains("false") && lines[1].contains("not found"), "{lines:?}");
-    assert!(lines[2].contains("false") && lines[2].contains("not found"), "{lines:?}");
-    assert!(lines[3].contains("false") && lines[3].contains("circular"), "{lines:?}");
+    assert!(
+        lines[1].contains("false") && lines[1].contains("not found"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].contains("false") && lines[2].contains("not found"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[3].contains("false") && lines[3].contains("circular"),
+        "{lines:?}"
+    );
 }
 
 #[test]
 fn bad_manifests_are_clear_errors() {
     let cases: &[(&str, &str)] = &[
         ("version = '1'", "missing field `name`"),
-        ("name = 'x'\nversion = '1'\ncolour = 'red'", "unknown field `colour`"),
-        ("name = 'bad name'\nversion = '1'", "must be 1 to 64 letters"),
+        (
+            "name = 'x'\nversion = '1'\ncolour = 'red'",
+            "unknown field `colour`",
+        ),
+        (
+            "name = 'bad name'\nversion = '1'",
+            "must be 1 to 64 letters",
+        ),
         ("name = 'x'\nversion = ''", "version must not be empty"),
-        ("name = 'x'\nversion = '1'\nentry = '../main.lua'", "inside the mod's folder"),
-        ("name = 'x'\nversion = '1'\n[permissions]\nscope = 'everything'", "permissions.scope"),
-        ("name = 'x'\nversion = '1'\n[budget]\nfuel_per_tick = -5", "fuel_per_tick"),
+        (
+            "name = 'x'\nversion = '1'\nentry = '../main.lua'",
+            "inside the mod's folder",
+        ),
+        (
+            "name = 'x'\nversion = '1'\n[permissions]\nscope = 'everything'",
+            "permissions.scope",
+        ),
+        (
+            "name = 'x'\nversion = '1'\n[budget]\nfuel_per_tick = -5",
+            "fuel_per_tick",
+        ),
         ("name = = 'x'", "line 1"),
     ];
     for (manifest, expected) in cases {
-        let err = ModSource::from_parts("here", manifest, [("main.lua".into(), Vec::new())])
-            .unwrap_err();
+        let err =
+            ModSource::from_parts("here", manifest, [("main.lua".into(), Vec::new())]).unwrap_err();
         assert!(
             matches!(&err, LoadError::Manifest { origin, message } if origin == "here" && message.contains(expected)),
             "{manifest}: {err}"
@@ -76,20 +104,40 @@ fn bad_manifests_are_clear_errors() {
 #[test]
 fn load_errors_name_the_mod_file_and_line_and_the_rest_keep_loading() {
     let root = tempfile::tempdir().unwrap();
-    write(root.path(), "a_good/mod.toml", "name = 'good'\nversion = '1'\n");
+    write(
+        root.path(),
+        "a_good/mod.toml",
+        "name = 'good'\nversion = '1'\n",
+    );
     write(root.path(), "a_good/main.lua", "function on_tick() end");
-    write(root.path(), "b_syntax/mod.toml", "name = 'syntax'\nversion = '1'\n");
+    write(
+        root.path(),
+        "b_syntax/mod.toml",
+        "name = 'syntax'\nversion = '1'\n",
+    );
     write(root.path(), "b_syntax/main.lua", "x = 1\n\nfunction (");
-    write(root.path(), "c_missing/mod.toml", "name = 'missing'\nversion = '1'\nentry = 'start.lua'\n");
+    write(
+        root.path(),
+        "c_missing/mod.toml",
+        "name = 'missing'\nversion = '1'\nentry = 'start.lua'\n",
+    );
     write(
         root.path(),
         "d_unknown/mod.toml",
         "name = 'unknown'\nversion = '1'\n[permissions]\nread = ['Mana']\n",
     );
     write(root.path(), "d_unknown/main.lua", "");
-    write(root.path(), "e_runtime/mod.toml", "name = 'runtime'\nversion = '1'\n");
+    write(
+        root.path(),
+        "e_runtime/mod.toml",
+        "name = 'runtime'\nversion = '1'\n",
+    );
     write(root.path(), "e_runtime/main.lua", "\nerror('nope')");
-    write(root.path(), "f_dup/mod.toml", "name = 'good'\nversion = '2'\n");
+    write(
+        root.path(),
+        "f_dup/mod.toml",
+        "name = 'good'\nversion = '2'\n",
+    );
     write(root.path(), "f_dup/main.lua", "");
 
     let mut f = fixture();
@@ -108,17 +156,19 @@ fn load_errors_name_the_mod_file_and_line_and_the_rest_keep_loading() {
         matches!(&results[3], Err(LoadError::Rejected { name, message }) if name == "unknown" && message.contains("'Mana'"))
     );
     assert!(
-        matches!(&results[4], Err(LoadError::Script { error: ScriptError::Runtime { line: Some(2), .. }, .. })),
+        matches!(
+            &results[4],
+            Err(LoadError::Script {
+                error: ScriptError::Runtime { line: Some(2), .. },
+                ..
+            })
+        ),
         "{:?}",
         results[4]
     );
     assert!(matches!(&results[5], Err(LoadError::Duplicate { name }) if name == "good"));
     assert_eq!(f.manager.mods().count(), 1);
-    assert!(
-        f.manager
-            .load_all(&root.path().join("nowhere"))
-            .is_err()
-    );
+    assert!(f.manager.load_all(&root.path().join("nowhere")).is_err());
 }
 
 #[test]
@@ -150,11 +200,7 @@ fn the_bundled_hostile_mod_is_disabled_and_the_others_keep_running() {
         manager.load(source).unwrap();
     }
     let mut world = demo::world(7, 50);
-    let start: Vec<demo::Position> = world
-        .query::<&demo::Position>()
-        .iter()
-        .map(|p| *p)
-        .collect();
+    let start: Vec<demo::Position> = world.query::<&demo::Position>().iter().copied().collect();
     let mut system = moonbox::ScriptSystem::new();
     for _ in 0..30 {
         system.tick(&mut manager, &mut world, 0.1);
@@ -163,16 +209,15 @@ fn the_bundled_hostile_mod_is_disabled_and_the_others_keep_running() {
     let ModStatus::Disabled { reason } = status("hostile") else {
         panic!("hostile is still active");
     };
-    assert!(reason.contains("no write permission for component 'Position'"), "{reason}");
+    assert!(
+        reason.contains("no write permission for component 'Position'"),
+        "{reason}"
+    );
     for name in ["medic", "movement", "spawner"] {
         assert_eq!(status(name), ModStatus::Active, "{name}");
     }
     // Nothing was teleported to the origin, and things did move.
-    let now: Vec<demo::Position> = world
-        .query::<&demo::Position>()
-        .iter()
-        .map(|p| *p)
-        .collect();
+    let now: Vec<demo::Position> = world.query::<&demo::Position>().iter().copied().collect();
     assert!(now.iter().all(|p| p.x != 0.0 || p.y != 0.0));
     assert_ne!(start[..], now[..start.len()]);
     // The spawner keeps at most `keep` (4) of its own critters.
@@ -211,7 +256,12 @@ fn sim_runs_the_demo_and_reports_each_mod_and_a_stable_world_hash() {
     let mods = report["mods"].as_array().unwrap();
     let by_name = |name: &str| mods.iter().find(|m| m["name"] == name).unwrap().clone();
     assert_eq!(by_name("hostile")["status"], "disabled");
-    assert!(by_name("hostile")["reason"].as_str().unwrap().contains("Position"));
+    assert!(
+        by_name("hostile")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Position")
+    );
     for name in ["medic", "movement", "spawner"] {
         assert_eq!(by_name(name)["status"], "active");
         assert!(by_name(name)["fuel_used"].as_u64().unwrap() > 0);
@@ -233,7 +283,11 @@ fn sim_takes_a_world_file_and_mod_folders_and_refuses_bad_worlds() {
         "world.json",
         r#"{"entities": [{"Position": {"x": 1, "y": 1}, "Velocity": {"x": 60, "y": 0}}]}"#,
     );
-    write(dir.path(), "bad.json", r#"{"entities": [{"Position": {"x": "one"}}]}"#);
+    write(
+        dir.path(),
+        "bad.json",
+        r#"{"entities": [{"Position": {"x": "one"}}]}"#,
+    );
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/mods/movement");
     let world = dir.path().join("world.json");
     let (code, report) = sim(&[
@@ -256,7 +310,10 @@ fn sim_takes_a_world_file_and_mod_folders_and_refuses_bad_worlds() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("entity #0") && stderr.contains("Position"), "{stderr}");
+    assert!(
+        stderr.contains("entity #0") && stderr.contains("Position"),
+        "{stderr}"
+    );
 }
 
 #[test]

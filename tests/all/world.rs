@@ -51,8 +51,12 @@ pub fn fixture() -> Fixture {
 /// A mod named `name` with `[permissions]` body `permissions` and `main.lua` `source`.
 pub fn source(name: &str, permissions: &str, source: &str) -> ModSource {
     let manifest = format!("name = '{name}'\nversion = '1'\n[permissions]\n{permissions}\n");
-    ModSource::from_parts("test", &manifest, [("main.lua".into(), source.as_bytes().to_vec())])
-        .unwrap()
+    ModSource::from_parts(
+        "test",
+        &manifest,
+        [("main.lua".into(), source.as_bytes().to_vec())],
+    )
+    .unwrap()
 }
 
 impl Fixture {
@@ -75,7 +79,11 @@ impl Fixture {
     }
 
     pub fn printed(&self) -> Vec<String> {
-        self.system.console().lines().map(|l| l.text.clone()).collect()
+        self.system
+            .console()
+            .lines()
+            .map(|l| l.text.clone())
+            .collect()
     }
 
     pub fn active(&self, name: &str) -> bool {
@@ -117,7 +125,10 @@ fn get_returns_a_table_and_set_writes_the_component() {
     let outcome = f.poke(f.mover);
     assert_eq!(outcome["mover"], Outcome::Ran);
     assert_eq!(f.position(f.mover), Position { x: 11.0, y: 40.0 });
-    assert_eq!(f.printed(), ["[mover] float\t1.0\t2.0\t10.0", "[mover] 11.0\ttrue"]);
+    assert_eq!(
+        f.printed(),
+        ["[mover] float\t1.0\t2.0\t10.0", "[mover] 11.0\ttrue"]
+    );
 }
 
 #[test]
@@ -139,7 +150,10 @@ fn read_only_mod_writing_is_a_violation_the_mod_is_disabled_and_the_world_unchan
     let moonbox::ModStatus::Disabled { reason } = f.manager.get("sneaky").unwrap().status() else {
         panic!("not disabled");
     };
-    assert!(reason.contains("no write permission for component 'Position'"), "{reason}");
+    assert!(
+        reason.contains("no write permission for component 'Position'"),
+        "{reason}"
+    );
     assert_eq!(f.hash(), before);
     assert_eq!(f.position(f.mover), Position { x: 1.0, y: 2.0 });
     // Disabled mods do not run again.
@@ -170,8 +184,16 @@ fn permission_matrix_every_call_granted_and_denied() {
         // (call, grant that allows it, Lua using entity `e`)
         ("get", "read = ['Health']", "world:get(e, 'Health')"),
         ("has", "read = ['Health']", "world:has(e, 'Health')"),
-        ("query", "read = ['Health']", "for _ in world:query('Health') do end"),
-        ("set", "write = ['Health']", "world:set(e, 'Health', { hp = 1, max = 2 })"),
+        (
+            "query",
+            "read = ['Health']",
+            "for _ in world:query('Health') do end",
+        ),
+        (
+            "set",
+            "write = ['Health']",
+            "world:set(e, 'Health', { hp = 1, max = 2 })",
+        ),
         ("remove", "write = ['Health']", "world:remove(e, 'Health')"),
         (
             "spawn",
@@ -228,12 +250,20 @@ fn entity_scope_spawned_and_tagged() {
          end",
     );
     f.tick();
-    assert!(f.printed().contains(&"[own] own sees\t1".to_owned()), "{:?}", f.printed());
+    assert!(
+        f.printed().contains(&"[own] own sees\t1".to_owned()),
+        "{:?}",
+        f.printed()
+    );
     assert!(f.printed().contains(&"[tagger] tagger sees\t1".to_owned()));
     // The spawned-scope mod may not touch an entity it did not spawn.
     let outcome = f.poke(f.mover);
     assert!(violation(&outcome["own"]), "{outcome:?}");
-    let spawned = f.world.iter().map(|e| e.entity()).find(|e| *e != f.mover && *e != f.tagged);
+    let spawned = f
+        .world
+        .iter()
+        .map(|e| e.entity())
+        .find(|e| *e != f.mover && *e != f.tagged);
     assert_eq!(f.system.spawned_by(spawned.unwrap()), Some("own"));
 }
 
@@ -281,11 +311,17 @@ fn a_failed_call_rolls_back_sets_spawns_removes_and_despawns() {
             ),
         );
         let outcome = f.poke(f.mover);
-        assert!(matches!(outcome["txn"], Outcome::Failed { .. }), "{failure}: {outcome:?}");
+        assert!(
+            matches!(outcome["txn"], Outcome::Failed { .. }),
+            "{failure}: {outcome:?}"
+        );
         assert_eq!(f.hash(), before, "{failure}: world changed");
         assert_eq!(f.world.len(), count, "{failure}");
         assert_eq!(f.position(f.mover), Position { x: 1.0, y: 2.0 });
-        assert_eq!(*f.world.get::<&Health>(f.mover).unwrap(), Health { hp: 5, max: 10 });
+        assert_eq!(
+            *f.world.get::<&Health>(f.mover).unwrap(),
+            Health { hp: 5, max: 10 }
+        );
     }
 }
 
@@ -303,7 +339,11 @@ fn a_successful_call_commits_despawns_at_its_end() {
     let outcome = f.poke(f.mover);
     assert_eq!(outcome["reaper"], Outcome::Ran);
     assert!(!f.world.contains(f.mover));
-    assert!(f.printed()[0].contains("no such entity"), "{:?}", f.printed());
+    assert!(
+        f.printed()[0].contains("no such entity"),
+        "{:?}",
+        f.printed()
+    );
 }
 
 #[test]
@@ -328,7 +368,11 @@ fn later_mods_see_earlier_mods_writes_in_the_same_tick() {
 #[test]
 fn mods_are_isolated_from_each_others_globals_and_failures() {
     let mut f = fixture();
-    f.load("a", "", "secret = 'mine'\nfunction on_tick() string.rep = nil end");
+    f.load(
+        "a",
+        "",
+        "secret = 'mine'\nfunction on_tick() string.rep = nil end",
+    );
     f.load(
         "b",
         "",
@@ -345,14 +389,22 @@ fn mods_are_isolated_from_each_others_globals_and_failures() {
     }
     assert!(f.active("a") && f.active("b"));
     assert!(!f.active("c_spin") && !f.active("d_deep"));
-    let b: Vec<_> = f.printed().into_iter().filter(|l| l.starts_with("[b]")).collect();
+    let b: Vec<_> = f
+        .printed()
+        .into_iter()
+        .filter(|l| l.starts_with("[b]"))
+        .collect();
     assert_eq!(b, ["[b] nil\tfunction"; 3]);
     let reason = |name| match f.manager.get(name).unwrap().status() {
         moonbox::ModStatus::Disabled { reason } => reason.clone(),
         moonbox::ModStatus::Active => String::new(),
     };
     assert!(reason("c_spin").contains("fuel"), "{}", reason("c_spin"));
-    assert!(reason("d_deep").contains("recursion"), "{}", reason("d_deep"));
+    assert!(
+        reason("d_deep").contains("recursion"),
+        "{}",
+        reason("d_deep")
+    );
 }
 
 #[test]
@@ -401,10 +453,17 @@ fn handler_errors_name_the_file_and_line() {
         panic!("{outcome:?}");
     };
     // An ungranted component is a violation even when it does not exist.
-    assert!(matches!(error, ScriptError::SecurityViolation { .. }), "{error:?}");
+    assert!(
+        matches!(error, ScriptError::SecurityViolation { .. }),
+        "{error:?}"
+    );
     assert!(*disabled);
 
-    f.load("buggy2", "", "function on_event(name, e)\n\n  local x = nil + 1\nend");
+    f.load(
+        "buggy2",
+        "",
+        "function on_event(name, e)\n\n  local x = nil + 1\nend",
+    );
     let outcome = f.poke(f.mover);
     let Outcome::Failed { error, disabled } = &outcome["buggy2"] else {
         panic!("{outcome:?}");
@@ -429,7 +488,11 @@ fn reject_policy_makes_denials_catchable() {
         "function on_event(name, e) print(pcall(world.get, world, e, 'Health')) end",
     );
     assert_eq!(f.poke(f.mover)["probe"], Outcome::Ran);
-    assert!(f.printed()[0].contains("permission denied"), "{:?}", f.printed());
+    assert!(
+        f.printed()[0].contains("permission denied"),
+        "{:?}",
+        f.printed()
+    );
     assert!(f.active("probe"));
 }
 
@@ -440,7 +503,11 @@ fn policy_grants_no_more_than_it_allows() {
             .with_component("Position", moonbox::permissions::Access::READ),
         ..Policy::default()
     });
-    f.load("greedy", "read = ['Position']\nwrite = ['Position']\nscope = 'all'", "");
+    f.load(
+        "greedy",
+        "read = ['Position']\nwrite = ['Position']\nscope = 'all'",
+        "",
+    );
     let granted = f.manager.get("greedy").unwrap().granted().clone();
     assert!(granted.component("Position").read);
     assert!(!granted.component("Position").write);
@@ -453,7 +520,11 @@ fn world_calls_outside_a_handler_are_unavailable() {
     let mut f = fixture();
     let err = f
         .manager
-        .load(source("early", "read = ['Position']", "world:get(1, 'Position')"))
+        .load(source(
+            "early",
+            "read = ['Position']",
+            "world:get(1, 'Position')",
+        ))
         .unwrap_err();
     assert!(
         matches!(&err, LoadError::Script { error: ScriptError::Runtime { message, line: Some(1), .. }, .. } if message.contains("no world is attached")),
@@ -480,13 +551,20 @@ fn frame_and_config_reach_the_mod() {
         .unwrap();
     f.tick();
     f.tick();
-    assert_eq!(f.printed(), ["[cfg] 1\t0.5\t0.5\t2.5\tb", "[cfg] 2\t0.5\t0.5\t2.5\tb"]);
+    assert_eq!(
+        f.printed(),
+        ["[cfg] 1\t0.5\t0.5\t2.5\tb", "[cfg] 2\t0.5\t0.5\t2.5\tb"]
+    );
 }
 
 #[test]
 fn lifecycle_disable_enable_reload_unload() {
     let mut f = fixture();
-    f.load("life", "", "n = (n or 0) + 1\nfunction on_load() print('load', n) end\nfunction on_tick() end");
+    f.load(
+        "life",
+        "",
+        "n = (n or 0) + 1\nfunction on_load() print('load', n) end\nfunction on_tick() end",
+    );
     f.tick();
     f.manager.disable("life", "by hand").unwrap();
     assert!(f.tick().is_empty());
@@ -497,7 +575,10 @@ fn lifecycle_disable_enable_reload_unload() {
     assert_eq!(f.printed(), ["[life] load\t1", "[life] load\t1"]);
     f.manager.unload("life").unwrap();
     assert!(f.manager.get("life").is_none());
-    assert!(matches!(f.manager.unload("life"), Err(LoadError::UnknownMod { .. })));
+    assert!(matches!(
+        f.manager.unload("life"),
+        Err(LoadError::UnknownMod { .. })
+    ));
 }
 
 #[test]
@@ -517,5 +598,8 @@ fn spawn_returns_a_usable_entity_and_bad_spawns_create_nothing() {
     assert_eq!(f.world.len(), count + 1);
     let lines = f.printed();
     assert_eq!(lines[0], "[maker] 4.0\ttrue");
-    assert!(lines[1].starts_with("[maker] false") && lines[1].contains("missing field"), "{lines:?}");
+    assert!(
+        lines[1].starts_with("[maker] false") && lines[1].contains("missing field"),
+        "{lines:?}"
+    );
 }

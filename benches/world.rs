@@ -241,5 +241,28 @@ fn tick_10k(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, world_get, query_10k, tick_10k);
+/// The encoding choice: one component value through the host's half of
+/// the boundary (Rust value to bytes and back), MessagePack against JSON.
+fn encoding(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encoding");
+    let value = Position {
+        x: 123.456_789,
+        y: -0.001_25,
+    };
+    group.bench_function("msgpack", |b| {
+        b.iter(|| {
+            let bytes = rmp_serde::to_vec_named(std::hint::black_box(&value)).unwrap();
+            rmp_serde::from_slice::<Position>(&bytes).unwrap()
+        });
+    });
+    group.bench_function("json", |b| {
+        b.iter(|| {
+            let bytes = serde_json::to_vec(std::hint::black_box(&value)).unwrap();
+            serde_json::from_slice::<Position>(&bytes).unwrap()
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, world_get, query_10k, tick_10k, encoding);
 criterion_main!(benches);

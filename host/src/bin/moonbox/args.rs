@@ -39,7 +39,7 @@ pub struct SimArgs {
     #[arg(value_name = "MODS_DIR")]
     pub mods: Vec<PathBuf>,
 
-    /// A world file (JSON, see docs/world-file.md). Default: the built-in demo world.
+    /// A world file (JSON, see docs/mods.md#world-files). Default: the built-in demo world.
     #[arg(long, value_name = "FILE")]
     pub world: Option<PathBuf>,
 

@@ -38,6 +38,7 @@ mod manager;
 pub mod mods;
 pub mod permissions;
 mod registry;
+pub mod replay;
 mod sandbox;
 mod session;
 mod store_state;
@@ -58,7 +59,7 @@ pub use registry::{ComponentRegistry, ComponentValue, RegistryError};
 pub use sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
 pub use session::{MAX_OPEN_QUERIES, ViolationPolicy};
 pub use system::{Outcome, ScriptSystem};
-pub use world_file::world_from_json;
+pub use world_file::{world_from_json, world_to_json};
 pub use world_hash::world_hash;
 
 /// The README's examples, compiled and run as doctests.

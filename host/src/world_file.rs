@@ -12,8 +12,9 @@
 
 use hecs::World;
 use serde::Deserialize;
+use serde_json::{Map, Value, json};
 
-use crate::{ComponentRegistry, ComponentValue};
+use crate::{ComponentRegistry, ComponentValue, RegistryError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +37,16 @@ struct WorldFile {
 /// # Errors
 /// A message naming the entity (by index) and component that do not fit.
 pub fn world_from_json(text: &str, registry: &ComponentRegistry) -> Result<World, String> {
-    let file: WorldFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    world_from_value(value, registry)
+}
+
+/// As [`world_from_json`], from parsed JSON.
+pub(crate) fn world_from_value(
+    value: Value,
+    registry: &ComponentRegistry,
+) -> Result<World, String> {
+    let file: WorldFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
     let mut world = World::new();
     for (index, components) in file.entities.into_iter().enumerate() {
         let entity = world.spawn(());
@@ -47,4 +57,36 @@ pub fn world_from_json(text: &str, registry: &ComponentRegistry) -> Result<World
         }
     }
     Ok(world)
+}
+
+/// The world as world-file JSON: every entity in order of its bits, each
+/// with its registered components (entities with none are kept as `{}` so
+/// that loading the file back gives every entity the same handle, as long
+/// as the world's handles were dense: a fresh world's are).
+///
+/// # Errors
+/// A component whose conversion fails.
+pub fn world_to_json(world: &World, registry: &ComponentRegistry) -> Result<Value, RegistryError> {
+    let mut entities: Vec<_> = world.iter().map(|entity| entity.entity()).collect();
+    entities.sort_by_key(|entity| entity.to_bits());
+    let mut out = Vec::with_capacity(entities.len());
+    for entity in entities {
+        out.push(Value::Object(entity_json(world, registry, entity)?));
+    }
+    Ok(json!({ "entities": out }))
+}
+
+/// One entity's registered components, by name.
+pub(crate) fn entity_json(
+    world: &World,
+    registry: &ComponentRegistry,
+    entity: hecs::Entity,
+) -> Result<Map<String, Value>, RegistryError> {
+    let mut components = Map::new();
+    for name in registry.names() {
+        if let Some(value) = registry.get(world, entity, name)? {
+            components.insert(name.to_owned(), value);
+        }
+    }
+    Ok(components)
 }

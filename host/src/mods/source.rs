@@ -20,6 +20,8 @@ const MAX_DEPTH: usize = 8;
 pub struct ModSource {
     /// The parsed manifest.
     pub manifest: Manifest,
+    /// The manifest's text, as read (replay files keep it).
+    pub manifest_text: String,
     /// The Lua files, by relative path.
     pub files: BTreeMap<String, Vec<u8>>,
     /// The folder it was read from, for reloading; `None` when built in memory.
@@ -68,6 +70,7 @@ impl ModSource {
         manifest: &str,
         files: impl IntoIterator<Item = (String, Vec<u8>)>,
     ) -> Result<Self, LoadError> {
+        let manifest_text = manifest;
         let manifest = Manifest::parse(manifest).map_err(|message| LoadError::Manifest {
             origin: origin.to_owned(),
             message,
@@ -87,6 +90,7 @@ impl ModSource {
         }
         Ok(Self {
             manifest,
+            manifest_text: manifest_text.to_owned(),
             files,
             dir: None,
         })

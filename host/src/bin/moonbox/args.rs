@@ -31,6 +31,21 @@ pub enum Command {
     /// Exit codes: 0 the run completed (mods may have been disabled), 2 bad
     /// usage, unreadable or invalid world file or policy.
     Sim(SimArgs),
+    /// Re-run a recording made with `sim --record` and compare every tick.
+    ///
+    /// Exit codes: 0 identical, 5 diverged (the first diverging tick is
+    /// named), 2 unreadable, corrupted or newer-version file.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The replay file.
+    pub file: PathBuf,
+
+    /// Print one JSON object with the outcome on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +69,14 @@ pub struct SimArgs {
     /// Simulated seconds per tick.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0 / 60.0)]
     pub dt: f64,
+
+    /// Events to inject: a JSON list of {"tick": N, "name": "...", "data": ...}.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+
+    /// Record the run (inputs and every tick's result) to FILE for `moonbox replay`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 
     /// Print one JSON object with the outcome on stdout.
     #[arg(long)]

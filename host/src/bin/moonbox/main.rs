@@ -1,6 +1,7 @@
 //! `moonbox`: run Lua scripts in the Moonbox sandbox from the command line.
 
 mod args;
+mod replay;
 mod report;
 mod run;
 mod sim;
@@ -23,6 +24,8 @@ mod exit {
     pub const LIMIT: u8 = 3;
     /// The sandbox refused something.
     pub const VIOLATION: u8 = 4;
+    /// A replay diverged from its recording.
+    pub const DIVERGED: u8 = 5;
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Sim(args) => sim::sim(&args),
+        Command::Replay(args) => replay::replay(&args),
     };
     ExitCode::from(code)
 }

@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use moonbox::mods::{LoadError, Policy};
-use moonbox::{ScriptEngine, ScriptManager, ScriptSystem, demo};
+use std::path::{Path, PathBuf};
+
+use moonbox::mods::{LoadError, ModSource};
+use moonbox::replay::{Inputs, ReplayFile, Simulation};
+use moonbox::{ScriptEngine, demo};
 use serde::Serialize;
 
 use crate::args::SimArgs;
@@ -55,7 +58,7 @@ fn simulate(args: &SimArgs) -> Result<Report> {
         anyhow::bail!("--dt must be a finite number of seconds >= 0");
     }
     let registry = Arc::new(demo::registry()?);
-    let mut world = match &args.world {
+    let world = match &args.world {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read world file {}", path.display()))?;
@@ -64,46 +67,67 @@ fn simulate(args: &SimArgs) -> Result<Report> {
         }
         None => demo::world(args.seed, demo::DEMO_ENTITIES),
     };
-    let engine = ScriptEngine::new()?;
-    let mut manager =
-        ScriptManager::new(engine, Arc::clone(&registry), Policy::allow_all(&registry));
-    manager.set_seed(args.seed);
     let mut load_errors = Vec::new();
-    let mut note = |result: Result<String, LoadError>| {
-        if let Err(error) = result {
-            load_errors.push(error.to_string());
-        }
-    };
-    if args.mods.is_empty() {
-        for source in demo::example_mods()? {
-            note(manager.load(source));
-        }
+    let sources = if args.mods.is_empty() {
+        demo::example_mods()?
     } else {
+        let mut sources = Vec::new();
         for dir in &args.mods {
-            match manager.load_all(dir) {
-                Ok(results) => results.into_iter().for_each(&mut note),
-                Err(error) => note(Err(error)),
+            for found in mod_sources(dir) {
+                match found {
+                    Ok(source) => sources.push(source),
+                    Err(error) => load_errors.push(error.to_string()),
+                }
             }
         }
+        sources
+    };
+    let mut inputs = Inputs::new(&registry, &world, &sources, args.seed, args.ticks, args.dt)?;
+    if let Some(path) = &args.events {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read events file {}", path.display()))?;
+        inputs.events = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: not a JSON list of {{tick, name, data}}",
+                path.display()
+            )
+        })?;
     }
+    let engine = ScriptEngine::new()?;
+    let mut sim = Simulation::new(&engine, Arc::clone(&registry), &inputs)?;
+    load_errors.extend(sim.load_errors().values().cloned());
     for error in &load_errors {
-        eprintln!("moonbox sim: not loaded: {error}");
+        eprintln!("moonbox sim: {error}");
     }
 
-    let mut system = ScriptSystem::new();
+    let mut recording = args
+        .record
+        .as_ref()
+        .map(|_| ReplayFile::new(inputs.clone()));
+    if let Some(file) = &mut recording {
+        file.ticks.push(sim.start()?);
+    }
     let progress = progress_bar(args);
-    for _ in 0..args.ticks {
-        system.tick(&mut manager, &mut world, args.dt);
+    while !sim.is_done() {
+        let record = sim.step(recording.is_some())?;
+        if let Some(file) = &mut recording {
+            file.ticks.push(record);
+        }
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if let (Some(path), Some(file)) = (&args.record, &recording) {
+        std::fs::write(path, file.to_text())
+            .with_context(|| format!("cannot write replay file {}", path.display()))?;
+    }
 
-    let console = system.console();
+    let console = sim.system().console();
     let skip = console.lines().len().saturating_sub(CONSOLE_TAIL);
     Ok(Report {
-        ticks: system.tick_count(),
-        entities: world.len(),
-        mods: manager
+        ticks: sim.tick(),
+        entities: sim.world().len(),
+        mods: sim
+            .manager()
             .mods()
             .map(|loaded| {
                 let stats = loaded.stats();
@@ -121,9 +145,31 @@ fn simulate(args: &SimArgs) -> Result<Report> {
             })
             .collect(),
         load_errors,
-        world_hash: moonbox::world_hash(&world, &registry)?,
+        world_hash: moonbox::world_hash(sim.world(), &registry)?,
         console_tail: console.lines().skip(skip).map(|l| l.text.clone()).collect(),
     })
+}
+
+/// The mod in `dir`, or every mod in its sub-folders, in name order.
+fn mod_sources(dir: &Path) -> Vec<Result<ModSource, LoadError>> {
+    if dir.join("mod.toml").is_file() {
+        return vec![ModSource::from_dir(dir)];
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            return vec![Err(LoadError::Io {
+                origin: dir.display().to_string(),
+                message: e.to_string(),
+            })];
+        }
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.join("mod.toml").is_file())
+        .collect();
+    dirs.sort();
+    dirs.iter().map(|path| ModSource::from_dir(path)).collect()
 }
 
 fn progress_bar(args: &SimArgs) -> ProgressBar {

@@ -1,0 +1,67 @@
+//! `moonbox replay`: re-run a recording and compare every tick.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use moonbox::replay::{ReplayFile, ReplayReport, replay as run_replay};
+use moonbox::{ScriptEngine, demo};
+
+use crate::args::ReplayArgs;
+use crate::exit;
+
+pub fn replay(args: &ReplayArgs) -> u8 {
+    match check(args) {
+        Ok(report) => {
+            print(&report, args.json);
+            if report.identical {
+                exit::OK
+            } else {
+                exit::DIVERGED
+            }
+        }
+        Err(error) => {
+            eprintln!("moonbox replay: {error:#}");
+            exit::USAGE
+        }
+    }
+}
+
+fn check(args: &ReplayArgs) -> Result<ReplayReport> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let file = ReplayFile::from_text(&text).with_context(|| args.file.display().to_string())?;
+    if file.inputs_edited() {
+        eprintln!("moonbox replay: note: the inputs were edited after recording");
+    }
+    let registry = Arc::new(demo::registry()?);
+    let engine = ScriptEngine::new()?;
+    Ok(run_replay(&engine, &registry, &file)?)
+}
+
+fn print(report: &ReplayReport, json: bool) {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let _ = serde_json::to_writer(&mut out, report);
+        let _ = writeln!(out);
+        return;
+    }
+    if report.guest_differs {
+        let _ = writeln!(
+            out,
+            "note: the recording was made with a different guest component"
+        );
+    }
+    match &report.first_divergence {
+        None => {
+            let _ = writeln!(out, "identical: {} ticks match the recording", report.ticks);
+        }
+        Some(divergence) => {
+            let _ = writeln!(
+                out,
+                "diverged at tick {}: {}",
+                divergence.tick, divergence.detail
+            );
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! [`ReplayFile`]: the versioned, checksummed text form of a recording.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Inputs, TickRecord};
+
+/// The format version this Moonbox writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+const FORMAT_NAME: &str = "moonbox-replay";
+
+/// A recording: the inputs (editable), a sealed copy of them, and the
+/// result of every tick.
+///
+/// The file is JSON Lines: a header, the inputs, the sealed inputs, one line
+/// per tick (0 = the starting state) and a SHA-256 checksum over every line
+/// but the editable inputs. Editing the inputs is how to ask "what changes
+/// if"; the checksum still guards what was recorded. See `docs/replay.md`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayFile {
+    /// The inputs a replay runs.
+    pub inputs: Inputs,
+    /// The inputs as recorded (covered by the checksum).
+    pub recorded_inputs: Inputs,
+    /// Tick 0 and each tick run.
+    pub ticks: Vec<TickRecord>,
+}
+
+/// Why a replay file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The text is not a Moonbox replay file.
+    #[error("not a moonbox replay file: {reason}")]
+    NotReplay {
+        /// What is missing.
+        reason: String,
+    },
+    /// Written by a newer Moonbox.
+    #[error(
+        "replay format version {found} is newer than this moonbox reads ({FORMAT_VERSION}); use a newer moonbox"
+    )]
+    NewerVersion {
+        /// The file's version.
+        found: u32,
+    },
+    /// The checksum does not match, or the file is cut short.
+    #[error("corrupted replay file: {reason}")]
+    Corrupted {
+        /// What does not match.
+        reason: String,
+    },
+    /// A line that does not parse.
+    #[error("replay file line {line}: {message}")]
+    Malformed {
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The inputs cannot be run (unsupported policy, a world that does not fit).
+    #[error("replay inputs: {message}")]
+    Inputs {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    format: String,
+    version: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputsLine {
+    inputs: Inputs,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedLine {
+    recorded_inputs: Inputs,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChecksumLine {
+    sha256: String,
+}
+
+impl ReplayFile {
+    /// A recording whose editable and sealed inputs are both `inputs`.
+    pub fn new(inputs: Inputs) -> Self {
+        Self {
+            recorded_inputs: inputs.clone(),
+            inputs,
+            ticks: Vec::new(),
+        }
+    }
+
+    /// Whether the editable inputs differ from the recorded ones.
+    pub fn inputs_edited(&self) -> bool {
+        self.inputs != self.recorded_inputs
+    }
+
+    /// The file's text. The same recording always gives the same bytes.
+    pub fn to_text(&self) -> String {
+        let mut sealed = String::new();
+        let header = Header {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+        };
+        push_line(&mut sealed, &header);
+        let mut text = sealed.clone();
+        push_line(
+            &mut text,
+            &InputsLine {
+                inputs: self.inputs.clone(),
+            },
+        );
+        let mut rest = String::new();
+        push_line(
+            &mut rest,
+            &SealedLine {
+                recorded_inputs: self.recorded_inputs.clone(),
+            },
+        );
+        for tick in &self.ticks {
+            push_line(&mut rest, tick);
+        }
+        sealed.push_str(&rest);
+        text.push_str(&rest);
+        push_line(
+            &mut text,
+            &ChecksumLine {
+                sha256: sha256_hex(sealed.as_bytes()),
+            },
+        );
+        text
+    }
+
+    /// Reads a file's text, checking its format, version and checksum.
+    ///
+    /// # Errors
+    /// [`ReplayError`] saying what is wrong.
+    pub fn from_text(text: &str) -> Result<Self, ReplayError> {
+        let lines: Vec<&str> = text.lines().collect();
+        let Some(first) = lines.first() else {
+            return Err(ReplayError::NotReplay {
+                reason: "the file is empty".into(),
+            });
+        };
+        let header: Header = serde_json::from_str(first).map_err(|_| ReplayError::NotReplay {
+            reason: "the first line is not a moonbox-replay header".into(),
+        })?;
+        if header.format != FORMAT_NAME {
+            return Err(ReplayError::NotReplay {
+                reason: format!("format is '{}'", header.format),
+            });
+        }
+        if header.version > FORMAT_VERSION {
+            return Err(ReplayError::NewerVersion {
+                found: header.version,
+            });
+        }
+        if header.version != FORMAT_VERSION {
+            return Err(ReplayError::NotReplay {
+                reason: format!("unknown format version {}", header.version),
+            });
+        }
+        if lines.len() < 5 {
+            return Err(ReplayError::Corrupted {
+                reason: "the file is cut short".into(),
+            });
+        }
+        let last = lines.len() - 1;
+        let checksum: ChecksumLine =
+            parse(lines[last], last).map_err(|_| ReplayError::Corrupted {
+                reason: "the checksum line is missing (the file is cut short?)".into(),
+            })?;
+        let mut sealed = String::new();
+        for (index, line) in lines[..last].iter().enumerate() {
+            if index != 1 {
+                sealed.push_str(line);
+                sealed.push('\n');
+            }
+        }
+        let actual = sha256_hex(sealed.as_bytes());
+        if actual != checksum.sha256 {
+            return Err(ReplayError::Corrupted {
+                reason: format!(
+                    "checksum mismatch (recorded {}, computed {actual})",
+                    checksum.sha256
+                ),
+            });
+        }
+        let inputs: InputsLine = parse(lines[1], 1)?;
+        let sealed_inputs: SealedLine = parse(lines[2], 2)?;
+        let ticks = lines[3..last]
+            .iter()
+            .enumerate()
+            .map(|(i, line)| parse::<TickRecord>(line, i + 3))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            inputs: inputs.inputs,
+            recorded_inputs: sealed_inputs.recorded_inputs,
+            ticks,
+        })
+    }
+}
+
+fn push_line<T: Serialize>(out: &mut String, value: &T) {
+    // Serializing these plain structs and JSON values cannot fail.
+    if let Ok(line) = serde_json::to_string(value) {
+        out.push_str(&line);
+    }
+    out.push('\n');
+}
+
+fn parse<T: serde::de::DeserializeOwned>(line: &str, index: usize) -> Result<T, ReplayError> {
+    serde_json::from_str(line).map_err(|e| ReplayError::Malformed {
+        line: index + 1,
+        message: e.to_string(),
+    })
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

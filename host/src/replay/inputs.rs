@@ -1,0 +1,103 @@
+//! What a recording holds: the inputs of a run and its result per tick.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::mods::{LoadError, ModSource};
+
+/// Everything that decides a simulation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The Moonbox version that recorded it.
+    pub moonbox_version: String,
+    /// SHA-256 of the guest component that ran it.
+    pub guest_sha256: String,
+    /// The seed of every random source the mods can reach.
+    pub seed: u64,
+    /// Ticks to run.
+    pub ticks: u64,
+    /// Seconds per tick.
+    pub dt: f64,
+    /// The policy: only `allow-all` (mods get what their manifests ask for).
+    pub policy: String,
+    /// The starting world, as world-file JSON.
+    pub world: serde_json::Value,
+    /// The mods, in load order, with their full sources.
+    pub mods: Vec<RecordedMod>,
+    /// Events injected into the run, in order.
+    pub events: Vec<RecordedEvent>,
+}
+
+/// One mod's manifest and files, as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedMod {
+    /// `mod.toml`.
+    pub manifest: String,
+    /// The Lua files by relative path.
+    pub files: BTreeMap<String, String>,
+}
+
+/// An event dispatched to every mod's `on_event(name, data)` at the start of
+/// a tick, before `on_tick`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedEvent {
+    /// The tick (1 is the first).
+    pub tick: u64,
+    /// The event's name.
+    pub name: String,
+    /// Its data.
+    pub data: serde_json::Value,
+}
+
+/// The result of one tick (tick 0 is the starting state, after loading).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TickRecord {
+    /// The tick.
+    pub tick: u64,
+    /// [`crate::world_hash`] at the end of the tick.
+    pub world_hash: String,
+    /// Fuel each mod that ran used in this tick.
+    pub fuel: BTreeMap<String, u64>,
+    /// Mods disabled in this tick (at tick 0: not loaded), with the reason.
+    pub disabled: BTreeMap<String, String>,
+}
+
+impl RecordedMod {
+    /// The recorded form of `source`.
+    ///
+    /// # Errors
+    /// A file that is not UTF-8 text (it could not be recorded faithfully).
+    pub fn from_source(source: &ModSource) -> Result<Self, LoadError> {
+        let mut files = BTreeMap::new();
+        for (path, bytes) in &source.files {
+            let text = String::from_utf8(bytes.clone()).map_err(|_| LoadError::Rejected {
+                name: source.manifest.name.clone(),
+                message: format!("{path} is not UTF-8 text, so it cannot be recorded"),
+            })?;
+            files.insert(path.clone(), text);
+        }
+        Ok(Self {
+            manifest: source.manifest_text.clone(),
+            files,
+        })
+    }
+
+    /// The mod as a [`ModSource`].
+    ///
+    /// # Errors
+    /// As [`ModSource::from_parts`].
+    pub fn to_source(&self) -> Result<ModSource, LoadError> {
+        ModSource::from_parts(
+            "replay",
+            &self.manifest,
+            self.files
+                .iter()
+                .map(|(path, text)| (path.clone(), text.as_bytes().to_vec())),
+        )
+    }
+}

@@ -1,0 +1,266 @@
+//! [`Simulation`]: mods against a world, tick by tick, decided by its inputs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hecs::World;
+
+use super::{Inputs, ReplayError, TickRecord};
+use crate::mods::Policy;
+use crate::{ComponentRegistry, ModStatus, Outcome, ScriptEngine, ScriptManager, ScriptSystem};
+
+/// A run of mods against a world, fully decided by its [`Inputs`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use moonbox::replay::{Inputs, Simulation};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let engine = moonbox::ScriptEngine::new()?;
+/// let registry = Arc::new(moonbox::demo::registry()?);
+/// let inputs = Inputs::demo(&registry, 0, 5, 1.0 / 60.0)?;
+/// let mut a = Simulation::new(&engine, registry.clone(), &inputs)?;
+/// let mut b = Simulation::new(&engine, registry, &inputs)?;
+/// for _ in 0..5 {
+///     assert_eq!(a.step(true)?, b.step(true)?);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct Simulation {
+    registry: Arc<ComponentRegistry>,
+    manager: ScriptManager,
+    system: ScriptSystem,
+    world: World,
+    inputs: Inputs,
+    tick: u64,
+    load_errors: BTreeMap<String, String>,
+}
+
+impl Simulation {
+    /// Builds the world and loads the mods of `inputs`. Mods that fail to
+    /// load are left out and reported in [`Simulation::start`].
+    ///
+    /// # Errors
+    /// An unsupported policy or a world that does not fit the registry.
+    pub fn new(
+        engine: &ScriptEngine,
+        registry: Arc<ComponentRegistry>,
+        inputs: &Inputs,
+    ) -> Result<Self, ReplayError> {
+        if inputs.policy != "allow-all" {
+            return Err(ReplayError::Inputs {
+                message: format!(
+                    "policy '{}' is not supported (only 'allow-all')",
+                    inputs.policy
+                ),
+            });
+        }
+        if !inputs.dt.is_finite() {
+            return Err(ReplayError::Inputs {
+                message: "dt must be a finite number".into(),
+            });
+        }
+        let world = crate::world_file::world_from_value(inputs.world.clone(), &registry).map_err(
+            |message| ReplayError::Inputs {
+                message: format!("world: {message}"),
+            },
+        )?;
+        let policy = Policy::allow_all(&registry);
+        let mut manager = ScriptManager::new(engine.clone(), Arc::clone(&registry), policy);
+        manager.set_seed(inputs.seed);
+        let mut load_errors = BTreeMap::new();
+        for (index, recorded) in inputs.mods.iter().enumerate() {
+            match recorded.to_source() {
+                Ok(source) => {
+                    let name = source.manifest.name.clone();
+                    if let Err(error) = manager.load(source) {
+                        load_errors.insert(name, format!("not loaded: {error}"));
+                    }
+                }
+                Err(error) => {
+                    load_errors.insert(format!("mods[{index}]"), format!("not loaded: {error}"));
+                }
+            }
+        }
+        Ok(Self {
+            registry,
+            manager,
+            system: ScriptSystem::new(),
+            world,
+            inputs: inputs.clone(),
+            tick: 0,
+            load_errors,
+        })
+    }
+
+    /// The record of tick 0: the starting world and the mods that failed to load.
+    ///
+    /// # Errors
+    /// A component whose conversion fails while hashing.
+    pub fn start(&self) -> Result<TickRecord, ReplayError> {
+        Ok(TickRecord {
+            tick: 0,
+            world_hash: self.hash()?,
+            fuel: BTreeMap::new(),
+            disabled: self.load_errors.clone(),
+        })
+    }
+
+    /// Runs the next tick: its events (to `on_event`), then `on_tick`.
+    /// `hash` computes the world hash (left empty otherwise, which is faster).
+    ///
+    /// # Errors
+    /// A component whose conversion fails while hashing.
+    pub fn step(&mut self, hash: bool) -> Result<TickRecord, ReplayError> {
+        self.tick += 1;
+        let before = self.fuel_by_mod();
+        let mut outcomes = Vec::new();
+        let events: Vec<_> = self
+            .inputs
+            .events
+            .iter()
+            .filter(|event| event.tick == self.tick)
+            .cloned()
+            .collect();
+        for event in events {
+            outcomes.extend(self.system.dispatch_event(
+                &mut self.manager,
+                &mut self.world,
+                &event.name,
+                &event.data,
+            ));
+        }
+        outcomes.extend(
+            self.system
+                .tick(&mut self.manager, &mut self.world, self.inputs.dt),
+        );
+        let after = self.fuel_by_mod();
+        let fuel = outcomes
+            .iter()
+            .map(|(name, _)| {
+                let used = after
+                    .get(name)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(before.get(name).copied().unwrap_or(0));
+                (name.clone(), used)
+            })
+            .collect();
+        let mut disabled = BTreeMap::new();
+        for (name, outcome) in &outcomes {
+            if let Outcome::Failed { disabled: true, .. } = outcome
+                && let Some(ModStatus::Disabled { reason }) =
+                    self.manager.get(name).map(|m| m.status())
+            {
+                disabled.insert(name.clone(), reason.clone());
+            }
+        }
+        Ok(TickRecord {
+            tick: self.tick,
+            world_hash: if hash { self.hash()? } else { String::new() },
+            fuel,
+            disabled,
+        })
+    }
+
+    /// Ticks run so far.
+    pub fn tick(&self) -> u64 {
+        self.tick
+    }
+
+    /// Whether all the ticks of the inputs have run.
+    pub fn is_done(&self) -> bool {
+        self.tick >= self.inputs.ticks
+    }
+
+    /// The world.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The mods.
+    pub fn manager(&self) -> &ScriptManager {
+        &self.manager
+    }
+
+    /// The system (its console holds the mods' output).
+    pub fn system(&self) -> &ScriptSystem {
+        &self.system
+    }
+
+    /// Mods that failed to load, with why.
+    pub fn load_errors(&self) -> &BTreeMap<String, String> {
+        &self.load_errors
+    }
+
+    /// The component registry.
+    pub fn registry(&self) -> &Arc<ComponentRegistry> {
+        &self.registry
+    }
+
+    fn hash(&self) -> Result<String, ReplayError> {
+        crate::world_hash(&self.world, &self.registry).map_err(|e| ReplayError::Inputs {
+            message: format!("hashing the world: {e}"),
+        })
+    }
+
+    fn fuel_by_mod(&self) -> BTreeMap<String, u64> {
+        self.manager
+            .mods()
+            .map(|m| (m.name().to_owned(), m.stats().fuel_used))
+            .collect()
+    }
+}
+
+impl Inputs {
+    /// The inputs of the built-in demo: its world for `seed`, its example
+    /// mods, no events.
+    ///
+    /// # Errors
+    /// None in practice (the demo is tested).
+    pub fn demo(
+        registry: &ComponentRegistry,
+        seed: u64,
+        ticks: u64,
+        dt: f64,
+    ) -> Result<Self, ReplayError> {
+        let world = crate::demo::world(seed, crate::demo::DEMO_ENTITIES);
+        let sources = crate::demo::example_mods().map_err(|e| ReplayError::Inputs {
+            message: e.to_string(),
+        })?;
+        Self::new(registry, &world, &sources, seed, ticks, dt)
+    }
+
+    /// The inputs of a run of `sources` against `world`.
+    ///
+    /// # Errors
+    /// A world or a mod that cannot be recorded.
+    pub fn new(
+        registry: &ComponentRegistry,
+        world: &World,
+        sources: &[crate::mods::ModSource],
+        seed: u64,
+        ticks: u64,
+        dt: f64,
+    ) -> Result<Self, ReplayError> {
+        let inputs_error = |message: String| ReplayError::Inputs { message };
+        let world =
+            crate::world_to_json(world, registry).map_err(|e| inputs_error(e.to_string()))?;
+        let mods = sources
+            .iter()
+            .map(super::RecordedMod::from_source)
+            .collect::<Result<_, _>>()
+            .map_err(|e| inputs_error(e.to_string()))?;
+        Ok(Self {
+            moonbox_version: env!("CARGO_PKG_VERSION").to_owned(),
+            guest_sha256: super::file::sha256_hex(crate::GUEST_COMPONENT),
+            seed,
+            ticks,
+            dt,
+            policy: "allow-all".into(),
+            world,
+            mods,
+            events: Vec::new(),
+        })
+    }
+}

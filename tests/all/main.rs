@@ -16,6 +16,7 @@ mod mods;
 mod native_lua;
 mod permissions;
 mod registry;
+mod replay;
 mod security;
 mod semantics;
 mod support;

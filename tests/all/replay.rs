@@ -269,3 +269,57 @@ fn cli_observer_mod_records_and_replays_identically_across_processes() {
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("identical: 20 ticks"), "{stdout}");
 }
+
+#[test]
+fn cli_events_are_injected_recorded_and_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mod_dir = dir.path().join("listener");
+    std::fs::create_dir(&mod_dir).unwrap();
+    std::fs::write(
+        mod_dir.join("mod.toml"),
+        "name = 'listener'\nversion = '1'\n[permissions]\nwrite = ['Critter']\nspawn = true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        mod_dir.join("main.lua"),
+        "function on_event(name, data) world:spawn{ Critter = { kind = name .. ':' .. data.kind } } end",
+    )
+    .unwrap();
+    let events = dir.path().join("events.json");
+    std::fs::write(
+        &events,
+        r#"[{"tick": 2, "name": "arrive", "data": {"kind": "owl"}},
+            {"tick": 4, "name": "arrive", "data": {"kind": "fox"}}]"#,
+    )
+    .unwrap();
+    let file = dir.path().join("e.replay");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["sim", mod_dir.to_str().unwrap(), "--ticks", "5", "--json"];
+        args.extend_from_slice(extra);
+        moonbox(&args)
+    };
+    let (code, plain, _) = run(&[]);
+    assert_eq!(code, 0);
+    let (code, with_events, stderr) = run(&[
+        "--events",
+        events.to_str().unwrap(),
+        "--record",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let entities = |out: &str| serde_json::from_str::<Value>(out).unwrap()["entities"].clone();
+    assert_eq!(
+        entities(&with_events),
+        entities(&plain).as_u64().unwrap() + 2
+    );
+    let recorded = ReplayFile::from_text(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(recorded.inputs.events.len(), 2);
+    assert_eq!(recorded.inputs.events[1].data, json!({"kind": "fox"}));
+    let (code, stdout, _) = moonbox(&["replay", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}");
+
+    std::fs::write(&events, "not json").unwrap();
+    let (code, _, stderr) = run(&["--events", events.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("events.json"), "{stderr}");
+}

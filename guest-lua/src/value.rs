@@ -5,7 +5,7 @@
 //! floats stay distinct. Functions, coroutines, userdata, non-finite numbers
 //! and cyclic or too deep tables are refused with an error naming the problem.
 
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{Lua, MultiValue, Table, Value, ffi};
 use rmp::Marker;
 use rmp::encode as write;
 
@@ -230,4 +230,382 @@ fn be<const N: usize>(input: &mut &[u8]) -> mlua::Result<[u8; N]> {
 
 fn truncated() -> mlua::Error {
     mlua::Error::runtime("truncated MessagePack value")
+}
+
+/// Decodes `count` consecutive values from the front of `input` in one
+/// protected call, with the raw Lua API, and says how many bytes they took.
+///
+/// Building tables through mlua's safe API costs one protected call per
+/// table, string and field, which in wasm (setjmp through the exception
+/// proposal) dominated the cost of every world call. Here one protected
+/// call builds them all.
+pub fn decode_values(lua: &Lua, input: &[u8], count: usize) -> mlua::Result<(MultiValue, usize)> {
+    let consumed = std::cell::Cell::new(0usize);
+    // SAFETY: the closure runs inside mlua's protected call on the locked
+    // state. It only pushes values and sets fields; a Lua error (out of
+    // memory, malformed input) longjmps out of frames that own nothing
+    // needing a destructor (slices, integers and a `Cell`).
+    let values = unsafe {
+        lua.exec_raw::<MultiValue>((), |state| {
+            let mut rest = input;
+            ffi::luaL_checkstack(state, count_to_int(count), c"too many values".as_ptr());
+            for _ in 0..count {
+                if !raw::push(state, &mut rest, 0) {
+                    ffi::luaL_error(state, c"malformed or too deep MessagePack value".as_ptr());
+                }
+            }
+            consumed.set(input.len() - rest.len());
+        })?
+    };
+    Ok((values, consumed.get()))
+}
+
+fn count_to_int(n: usize) -> std::ffi::c_int {
+    std::ffi::c_int::try_from(n).unwrap_or(std::ffi::c_int::MAX)
+}
+
+/// The raw-API decoder behind [`decode_values`]. Every function returns
+/// `false` for malformed input instead of raising, so the caller raises once.
+mod raw {
+    use mlua::ffi::{self, lua_State};
+    use rmp::Marker;
+
+    use super::{MAX_DEPTH, count_to_int};
+
+    fn take<'a>(input: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        if input.len() < n {
+            return None;
+        }
+        let (head, rest) = input.split_at(n);
+        *input = rest;
+        Some(head)
+    }
+
+    fn be<const N: usize>(input: &mut &[u8]) -> Option<[u8; N]> {
+        take(input, N)?.try_into().ok()
+    }
+
+    fn len32(n: u32) -> Option<usize> {
+        usize::try_from(n).ok()
+    }
+
+    /// Pushes one value decoded from the front of `input`.
+    pub(super) unsafe fn push(state: *mut lua_State, input: &mut &[u8], depth: usize) -> bool {
+        let Some(&[byte]) = take(input, 1) else {
+            return false;
+        };
+        // SAFETY (for the calls below): `state` is the protected state the
+        // caller got from mlua, with stack space checked at each level.
+        unsafe {
+            match Marker::from_u8(byte) {
+                Marker::Null => ffi::lua_pushnil(state),
+                Marker::True => ffi::lua_pushboolean(state, 1),
+                Marker::False => ffi::lua_pushboolean(state, 0),
+                Marker::FixPos(n) => ffi::lua_pushinteger(state, i64::from(n)),
+                Marker::FixNeg(n) => ffi::lua_pushinteger(state, i64::from(n)),
+                Marker::U8 => match be::<1>(input) {
+                    Some(b) => ffi::lua_pushinteger(state, i64::from(b[0])),
+                    None => return false,
+                },
+                Marker::U16 => match be(input) {
+                    Some(b) => ffi::lua_pushinteger(state, i64::from(u16::from_be_bytes(b))),
+                    None => return false,
+                },
+                Marker::U32 => match be(input) {
+                    Some(b) => ffi::lua_pushinteger(state, i64::from(u32::from_be_bytes(b))),
+                    None => return false,
+                },
+                Marker::U64 => match be(input) {
+                    Some(b) => {
+                        let n = u64::from_be_bytes(b);
+                        match i64::try_from(n) {
+                            Ok(i) => ffi::lua_pushinteger(state, i),
+                            // Past Lua's integer range the nearest float is the best Lua can hold.
+                            Err(_) => ffi::lua_pushnumber(state, n as f64),
+                        }
+                    }
+                    None => return false,
+                },
+                Marker::I8 => match be(input) {
+                    Some(b) => ffi::lua_pushinteger(state, i64::from(i8::from_be_bytes(b))),
+                    None => return false,
+                },
+                Marker::I16 => match be(input) {
+                    Some(b) => ffi::lua_pushinteger(state, i64::from(i16::from_be_bytes(b))),
+                    None => return false,
+                },
+                Marker::I32 => match be(input) {
+                    Some(b) => ffi::lua_pushinteger(state, i64::from(i32::from_be_bytes(b))),
+                    None => return false,
+                },
+                Marker::I64 => match be(input) {
+                    Some(b) => ffi::lua_pushinteger(state, i64::from_be_bytes(b)),
+                    None => return false,
+                },
+                Marker::F32 => match be(input) {
+                    Some(b) => ffi::lua_pushnumber(state, f64::from(f32::from_be_bytes(b))),
+                    None => return false,
+                },
+                Marker::F64 => match be(input) {
+                    Some(b) => ffi::lua_pushnumber(state, f64::from_be_bytes(b)),
+                    None => return false,
+                },
+                Marker::FixStr(n) => return push_bytes(state, input, usize::from(n)),
+                Marker::Str8 | Marker::Bin8 => match be::<1>(input) {
+                    Some(b) => return push_bytes(state, input, usize::from(b[0])),
+                    None => return false,
+                },
+                Marker::Str16 | Marker::Bin16 => match be(input) {
+                    Some(b) => return push_bytes(state, input, usize::from(u16::from_be_bytes(b))),
+                    None => return false,
+                },
+                Marker::Str32 | Marker::Bin32 => {
+                    match be(input).and_then(|b| len32(u32::from_be_bytes(b))) {
+                        Some(n) => return push_bytes(state, input, n),
+                        None => return false,
+                    }
+                }
+                Marker::FixArray(n) => return push_array(state, input, usize::from(n), depth + 1),
+                Marker::Array16 => match be(input) {
+                    Some(b) => {
+                        return push_array(
+                            state,
+                            input,
+                            usize::from(u16::from_be_bytes(b)),
+                            depth + 1,
+                        );
+                    }
+                    None => return false,
+                },
+                Marker::Array32 => match be(input).and_then(|b| len32(u32::from_be_bytes(b))) {
+                    Some(n) => return push_array(state, input, n, depth + 1),
+                    None => return false,
+                },
+                Marker::FixMap(n) => return push_map(state, input, usize::from(n), depth + 1),
+                Marker::Map16 => match be(input) {
+                    Some(b) => {
+                        return push_map(
+                            state,
+                            input,
+                            usize::from(u16::from_be_bytes(b)),
+                            depth + 1,
+                        );
+                    }
+                    None => return false,
+                },
+                Marker::Map32 => match be(input).and_then(|b| len32(u32::from_be_bytes(b))) {
+                    Some(n) => return push_map(state, input, n, depth + 1),
+                    None => return false,
+                },
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    unsafe fn push_bytes(state: *mut lua_State, input: &mut &[u8], n: usize) -> bool {
+        let Some(bytes) = take(input, n) else {
+            return false;
+        };
+        // SAFETY: `bytes` is valid for `n` bytes; Lua copies them.
+        unsafe { ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len()) };
+        true
+    }
+
+    unsafe fn push_array(state: *mut lua_State, input: &mut &[u8], n: usize, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        // SAFETY: see `push`. Each element takes at least one byte, so a
+        // bogus length cannot over-allocate.
+        unsafe {
+            ffi::luaL_checkstack(state, 2, c"value nests too deeply".as_ptr());
+            ffi::lua_createtable(state, count_to_int(n.min(input.len())), 0);
+            for i in 1..=n {
+                if !push(state, input, depth) {
+                    return false;
+                }
+                ffi::lua_rawseti(state, -2, i64::try_from(i).unwrap_or(i64::MAX));
+            }
+        }
+        true
+    }
+
+    unsafe fn push_map(state: *mut lua_State, input: &mut &[u8], n: usize, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        // SAFETY: see `push`.
+        unsafe {
+            ffi::luaL_checkstack(state, 3, c"value nests too deeply".as_ptr());
+            ffi::lua_createtable(state, 0, count_to_int(n.min(input.len())));
+            for _ in 0..n {
+                if !push(state, input, depth) || !push(state, input, depth) {
+                    return false;
+                }
+                // A nil or NaN key cannot index a table: the pair is dropped.
+                let key_ok = match ffi::lua_type(state, -2) {
+                    ffi::LUA_TNIL => false,
+                    ffi::LUA_TNUMBER => {
+                        let k = ffi::lua_tonumber(state, -2);
+                        !k.is_nan()
+                    }
+                    _ => true,
+                };
+                if key_ok {
+                    ffi::lua_rawset(state, -3);
+                } else {
+                    ffi::lua_settop(state, -3);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Appends `value` to `out` as one MessagePack value, walking tables with
+/// the raw Lua API in one protected call (see [`decode_values`] for why).
+/// Same rules and messages as [`encode`].
+pub fn encode_fast(lua: &Lua, value: &Value, out: &mut Vec<u8>) -> Result<(), String> {
+    let Value::Table(table) = value else {
+        return encode(value, out);
+    };
+    let mut failure: Option<String> = None;
+    // SAFETY: the closure runs inside mlua's protected call with the table
+    // on top of the stack. It reads values and writes to `out` and
+    // `failure`, both owned by this frame; Lua's functions used here raise
+    // only for lack of stack space, which `luaL_checkstack` checks first.
+    let called = unsafe {
+        lua.exec_raw::<()>(table, |state| {
+            let index = ffi::lua_absindex(state, -1);
+            if let Err(reason) = raw_encode::table(state, index, out, 1) {
+                failure = Some(reason);
+            }
+        })
+    };
+    called.map_err(|e| e.to_string())?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// The raw-API encoder behind [`encode_fast`].
+mod raw_encode {
+    use std::ffi::CStr;
+
+    use mlua::ffi::{self, lua_State};
+    use rmp::encode as write;
+
+    use super::{MAX_DEPTH, count, io};
+
+    pub(super) unsafe fn table(
+        state: *mut lua_State,
+        index: i32,
+        out: &mut Vec<u8>,
+        depth: usize,
+    ) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "tables nest deeper than {MAX_DEPTH} levels (or refer to themselves)"
+            ));
+        }
+        // SAFETY: `index` is an absolute index of a table on the protected
+        // stack; stack space is checked before pushing.
+        unsafe {
+            ffi::luaL_checkstack(state, 4, c"value nests too deeply".as_ptr());
+            let len = ffi::lua_rawlen(state, index);
+            let mut pairs = 0usize;
+            let mut is_array = true;
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, index) != 0 {
+                pairs += 1;
+                if is_array {
+                    let mut ok = 0;
+                    let key = ffi::lua_tointegerx(state, -2, &mut ok);
+                    is_array = ffi::lua_isinteger(state, -2) != 0
+                        && ok != 0
+                        && key >= 1
+                        && usize::try_from(key).is_ok_and(|k| k <= len);
+                }
+                ffi::lua_settop(state, -2);
+            }
+            if is_array && pairs == len {
+                write::write_array_len(out, count(len)?).map_err(io)?;
+                for i in 1..=len {
+                    ffi::lua_rawgeti(state, index, i64::try_from(i).unwrap_or(i64::MAX));
+                    let item = value(state, -1, out, depth);
+                    ffi::lua_settop(state, -2);
+                    item?;
+                }
+                return Ok(());
+            }
+            write::write_map_len(out, count(pairs)?).map_err(io)?;
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, index) != 0 {
+                let key_type = ffi::lua_type(state, -2);
+                let is_integer = ffi::lua_isinteger(state, -2) != 0;
+                if key_type != ffi::LUA_TSTRING && !is_integer {
+                    return Err(format!(
+                        "table keys must be strings or integers, got a {}",
+                        type_name(state, key_type)
+                    ));
+                }
+                value(state, -2, out, depth)?;
+                value(state, -1, out, depth)?;
+                ffi::lua_settop(state, -2);
+            }
+        }
+        Ok(())
+    }
+
+    unsafe fn value(
+        state: *mut lua_State,
+        index: i32,
+        out: &mut Vec<u8>,
+        depth: usize,
+    ) -> Result<(), String> {
+        // SAFETY: as in `table`; strings are read without converting
+        // numbers in place, which would confuse `lua_next`.
+        unsafe {
+            let index = ffi::lua_absindex(state, index);
+            match ffi::lua_type(state, index) {
+                ffi::LUA_TNIL => write::write_nil(out).map_err(io)?,
+                ffi::LUA_TBOOLEAN => {
+                    write::write_bool(out, ffi::lua_toboolean(state, index) != 0).map_err(io)?;
+                }
+                ffi::LUA_TNUMBER => {
+                    if ffi::lua_isinteger(state, index) != 0 {
+                        write::write_sint(
+                            out,
+                            ffi::lua_tointegerx(state, index, std::ptr::null_mut()),
+                        )
+                        .map_err(io)?;
+                    } else {
+                        let n = ffi::lua_tonumberx(state, index, std::ptr::null_mut());
+                        if !n.is_finite() {
+                            return Err(format!("numbers must be finite, got {n}"));
+                        }
+                        write::write_f64(out, n).map_err(io)?;
+                    }
+                }
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let data = ffi::lua_tolstring(state, index, &mut len);
+                    let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len);
+                    match std::str::from_utf8(bytes) {
+                        Ok(text) => write::write_str(out, text).map_err(io)?,
+                        Err(_) => write::write_bin(out, bytes).map_err(io)?,
+                    }
+                }
+                ffi::LUA_TTABLE => table(state, index, out, depth + 1)?,
+                other => return Err(format!("a {} cannot be stored", type_name(state, other))),
+            }
+        }
+        Ok(())
+    }
+
+    unsafe fn type_name(state: *mut lua_State, kind: i32) -> String {
+        // SAFETY: `lua_typename` returns a static C string for any type tag.
+        unsafe { CStr::from_ptr(ffi::lua_typename(state, kind)) }
+            .to_string_lossy()
+            .into_owned()
+    }
 }

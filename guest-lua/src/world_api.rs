@@ -42,7 +42,10 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 fn get(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<Value> {
     let component = name(lua, "get", &component)?;
     match world::get(entity_bits(entity), &component) {
-        Ok(Some(bytes)) => value::decode(lua, &mut &bytes[..]),
+        Ok(Some(bytes)) => {
+            let (mut values, _) = value::decode_values(lua, &bytes, 1)?;
+            Ok(values.pop_front().unwrap_or(Value::Nil))
+        }
         Ok(None) => Ok(Value::Nil),
         Err(e) => Err(failed(lua, "get", e)),
     }
@@ -105,14 +108,9 @@ fn query(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Function> {
                 return Ok(MultiValue::new());
             }
         }
-        let mut results = MultiValue::with_capacity(width + 1);
-        results.push_back(Value::Integer(entity_to_lua(page.entities[page.index])));
-        let mut rest = &page.values[page.offset..];
-        let before = rest.len();
-        for _ in 0..width {
-            results.push_back(value::decode(lua, &mut rest)?);
-        }
-        page.offset += before - rest.len();
+        let (mut results, used) = value::decode_values(lua, &page.values[page.offset..], width)?;
+        results.push_front(Value::Integer(entity_to_lua(page.entities[page.index])));
+        page.offset += used;
         page.index += 1;
         Ok(results)
     })
@@ -169,7 +167,7 @@ fn despawn(lua: &Lua, (_, entity): (Value, i64)) -> mlua::Result<()> {
 
 fn encoded_value(lua: &Lua, call: &str, component: &str, data: &Value) -> mlua::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    value::encode(data, &mut bytes).map_err(|reason| {
+    value::encode_fast(lua, data, &mut bytes).map_err(|reason| {
         located(
             lua,
             format!("world:{call}: invalid value for component '{component}': {reason}"),

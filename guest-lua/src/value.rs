@@ -4,82 +4,33 @@
 //! (string or integer keys), an empty table an empty array. Integers and
 //! floats stay distinct. Functions, coroutines, userdata, non-finite numbers
 //! and cyclic or too deep tables are refused with an error naming the problem.
+//!
+//! Both directions use the raw Lua API inside one protected call per value
+//! (or per entity): through mlua's safe API every table, string and field is
+//! a protected call of its own, which in wasm (setjmp through the exception
+//! proposal) dominated the cost of every world call.
 
-use mlua::{Lua, MultiValue, Table, Value, ffi};
-use rmp::Marker;
-use rmp::encode as write;
+use mlua::{Lua, MultiValue, Value, ffi};
 
 /// Deepest nesting of tables in one value (a cycle also ends here).
 pub const MAX_DEPTH: usize = 32;
 
 /// Appends `value` to `out` as one MessagePack value.
-pub fn encode(value: &Value, out: &mut Vec<u8>) -> Result<(), String> {
-    encode_at(value, out, 0)
-}
-
-fn encode_at(value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
-    match value {
-        Value::Nil => write::write_nil(out).map_err(io)?,
-        Value::Boolean(b) => write::write_bool(out, *b).map_err(io)?,
-        Value::Integer(i) => {
-            write::write_sint(out, *i).map_err(io)?;
-        }
-        Value::Number(n) => {
-            if !n.is_finite() {
-                return Err(format!("numbers must be finite, got {n}"));
+pub fn encode(lua: &Lua, value: &Value, out: &mut Vec<u8>) -> Result<(), String> {
+    let mut failure: Option<String> = None;
+    // SAFETY: the closure runs inside mlua's protected call with the value
+    // on top of the stack. It reads values and writes to `out` and
+    // `failure`, both owned by this frame; the Lua functions used here raise
+    // only for lack of stack space, which `luaL_checkstack` checks first.
+    let called = unsafe {
+        lua.exec_raw::<()>(value.clone(), |state| {
+            if let Err(reason) = raw_encode::value(state, -1, out, 0) {
+                failure = Some(reason);
             }
-            write::write_f64(out, *n).map_err(io)?;
-        }
-        Value::String(s) => {
-            let bytes = s.as_bytes();
-            match std::str::from_utf8(&bytes) {
-                Ok(text) => write::write_str(out, text).map_err(io)?,
-                Err(_) => write::write_bin(out, &bytes).map_err(io)?,
-            }
-        }
-        Value::Table(table) => encode_table(table, out, depth + 1)?,
-        other => return Err(format!("a {} cannot be stored", other.type_name())),
-    }
-    Ok(())
-}
-
-fn encode_table(table: &Table, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Err(format!(
-            "tables nest deeper than {MAX_DEPTH} levels (or refer to themselves)"
-        ));
-    }
-    let pairs: Vec<(Value, Value)> = table
-        .pairs::<Value, Value>()
-        .collect::<mlua::Result<_>>()
-        .map_err(|e| e.to_string())?;
-    let len = table.raw_len();
-    let is_array = pairs.len() == len
-        && pairs
-            .iter()
-            .all(|(k, _)| matches!(k, Value::Integer(i) if *i >= 1 && (*i as usize) <= len));
-    if is_array {
-        write::write_array_len(out, count(len)?).map_err(io)?;
-        for i in 1..=len {
-            let item: Value = table.raw_get(i).map_err(|e| e.to_string())?;
-            encode_at(&item, out, depth)?;
-        }
-        return Ok(());
-    }
-    write::write_map_len(out, count(pairs.len())?).map_err(io)?;
-    for (key, item) in &pairs {
-        match key {
-            Value::String(_) | Value::Integer(_) => encode_at(key, out, depth)?,
-            other => {
-                return Err(format!(
-                    "table keys must be strings or integers, got a {}",
-                    other.type_name()
-                ));
-            }
-        }
-        encode_at(item, out, depth)?;
-    }
-    Ok(())
+        })
+    };
+    called.map_err(|e| e.to_string())?;
+    failure.map_or(Ok(()), Err)
 }
 
 fn count(n: usize) -> Result<u32, String> {
@@ -90,155 +41,22 @@ fn io(error: impl std::fmt::Display) -> String {
     format!("encoding failed: {error}")
 }
 
-/// Reads one MessagePack value from the front of `input` as a Lua value.
-pub fn decode(lua: &Lua, input: &mut &[u8]) -> mlua::Result<Value> {
-    decode_at(lua, input, 0)
+/// Reads one MessagePack value as a Lua value.
+pub fn decode(lua: &Lua, input: &[u8]) -> mlua::Result<Value> {
+    let (mut values, _) = decode_values(lua, input, 1)?;
+    Ok(values.pop_front().unwrap_or(Value::Nil))
 }
 
 /// Reads a MessagePack array as a list of Lua values (nils kept in place).
-pub fn decode_args(lua: &Lua, mut input: &[u8]) -> mlua::Result<MultiValue> {
-    let input = &mut input;
-    let n = match Marker::from_u8(take(input, 1)?[0]) {
-        Marker::FixArray(n) => usize::from(n),
-        Marker::Array16 => usize::from(u16::from_be_bytes(be(input)?)),
-        Marker::Array32 => len(u32::from_be_bytes(be(input)?))?,
-        _ => return Err(mlua::Error::runtime("handler arguments must be an array")),
-    };
-    let mut values = MultiValue::with_capacity(n.min(input.len()));
-    for _ in 0..n {
-        values.push_back(decode_at(lua, input, 1)?);
-    }
-    Ok(values)
-}
-
-fn decode_at(lua: &Lua, input: &mut &[u8], depth: usize) -> mlua::Result<Value> {
-    let marker = Marker::from_u8(take(input, 1)?[0]);
-    let value = match marker {
-        Marker::Null => Value::Nil,
-        Marker::True => Value::Boolean(true),
-        Marker::False => Value::Boolean(false),
-        Marker::FixPos(n) => Value::Integer(i64::from(n)),
-        Marker::FixNeg(n) => Value::Integer(i64::from(n)),
-        Marker::U8 => Value::Integer(i64::from(be::<1>(input)?[0])),
-        Marker::U16 => Value::Integer(i64::from(u16::from_be_bytes(be(input)?))),
-        Marker::U32 => Value::Integer(i64::from(u32::from_be_bytes(be(input)?))),
-        Marker::U64 => {
-            let n = u64::from_be_bytes(be(input)?);
-            // Past Lua's integer range the nearest float is the best Lua can hold.
-            i64::try_from(n).map_or(Value::Number(n as f64), Value::Integer)
-        }
-        Marker::I8 => Value::Integer(i64::from(i8::from_be_bytes(be(input)?))),
-        Marker::I16 => Value::Integer(i64::from(i16::from_be_bytes(be(input)?))),
-        Marker::I32 => Value::Integer(i64::from(i32::from_be_bytes(be(input)?))),
-        Marker::I64 => Value::Integer(i64::from_be_bytes(be(input)?)),
-        Marker::F32 => Value::Number(f64::from(f32::from_be_bytes(be(input)?))),
-        Marker::F64 => Value::Number(f64::from_be_bytes(be(input)?)),
-        Marker::FixStr(n) => string(lua, input, usize::from(n))?,
-        Marker::Str8 | Marker::Bin8 => {
-            let n = be::<1>(input)?[0];
-            string(lua, input, usize::from(n))?
-        }
-        Marker::Str16 | Marker::Bin16 => {
-            let n = u16::from_be_bytes(be(input)?);
-            string(lua, input, usize::from(n))?
-        }
-        Marker::Str32 | Marker::Bin32 => {
-            let n = u32::from_be_bytes(be(input)?);
-            string(lua, input, len(n)?)?
-        }
-        Marker::FixArray(n) => array(lua, input, usize::from(n), depth + 1)?,
-        Marker::Array16 => {
-            let n = u16::from_be_bytes(be(input)?);
-            array(lua, input, usize::from(n), depth + 1)?
-        }
-        Marker::Array32 => {
-            let n = u32::from_be_bytes(be(input)?);
-            array(lua, input, len(n)?, depth + 1)?
-        }
-        Marker::FixMap(n) => map(lua, input, usize::from(n), depth + 1)?,
-        Marker::Map16 => {
-            let n = u16::from_be_bytes(be(input)?);
-            map(lua, input, usize::from(n), depth + 1)?
-        }
-        Marker::Map32 => {
-            let n = u32::from_be_bytes(be(input)?);
-            map(lua, input, len(n)?, depth + 1)?
-        }
-        other => {
-            return Err(mlua::Error::runtime(format!(
-                "unsupported MessagePack value {other:?}"
-            )));
-        }
-    };
-    Ok(value)
-}
-
-fn string(lua: &Lua, input: &mut &[u8], n: usize) -> mlua::Result<Value> {
-    Ok(Value::String(lua.create_string(take(input, n)?)?))
-}
-
-fn array(lua: &Lua, input: &mut &[u8], n: usize, depth: usize) -> mlua::Result<Value> {
-    nesting(depth)?;
-    // Each element takes at least one byte: a bogus length cannot over-allocate.
-    let table = lua.create_table_with_capacity(n.min(input.len()), 0)?;
-    for i in 1..=n {
-        table.raw_set(i, decode_at(lua, input, depth)?)?;
-    }
-    Ok(Value::Table(table))
-}
-
-fn map(lua: &Lua, input: &mut &[u8], n: usize, depth: usize) -> mlua::Result<Value> {
-    nesting(depth)?;
-    let table = lua.create_table_with_capacity(0, n.min(input.len()))?;
-    for _ in 0..n {
-        let key = decode_at(lua, input, depth)?;
-        let item = decode_at(lua, input, depth)?;
-        if !key.is_nil() {
-            table.raw_set(key, item)?;
-        }
-    }
-    Ok(Value::Table(table))
-}
-
-fn nesting(depth: usize) -> mlua::Result<()> {
-    if depth > MAX_DEPTH {
-        return Err(mlua::Error::runtime(format!(
-            "value nests deeper than {MAX_DEPTH} levels"
-        )));
-    }
-    Ok(())
-}
-
-fn len(n: u32) -> mlua::Result<usize> {
-    usize::try_from(n).map_err(|_| truncated())
-}
-
-fn take<'a>(input: &mut &'a [u8], n: usize) -> mlua::Result<&'a [u8]> {
-    if input.len() < n {
-        return Err(truncated());
-    }
-    let (head, rest) = input.split_at(n);
-    *input = rest;
-    Ok(head)
-}
-
-fn be<const N: usize>(input: &mut &[u8]) -> mlua::Result<[u8; N]> {
-    let mut bytes = [0; N];
-    bytes.copy_from_slice(take(input, N)?);
-    Ok(bytes)
-}
-
-fn truncated() -> mlua::Error {
-    mlua::Error::runtime("truncated MessagePack value")
+pub fn decode_args(lua: &Lua, input: &[u8]) -> mlua::Result<MultiValue> {
+    let mut rest = input;
+    let n = raw::array_len(&mut rest)
+        .ok_or_else(|| mlua::Error::runtime("handler arguments must be an array"))?;
+    Ok(decode_values(lua, rest, n)?.0)
 }
 
 /// Decodes `count` consecutive values from the front of `input` in one
-/// protected call, with the raw Lua API, and says how many bytes they took.
-///
-/// Building tables through mlua's safe API costs one protected call per
-/// table, string and field, which in wasm (setjmp through the exception
-/// proposal) dominated the cost of every world call. Here one protected
-/// call builds them all.
+/// protected call, and says how many bytes they took.
 pub fn decode_values(lua: &Lua, input: &[u8], count: usize) -> mlua::Result<(MultiValue, usize)> {
     let consumed = std::cell::Cell::new(0usize);
     // SAFETY: the closure runs inside mlua's protected call on the locked
@@ -289,11 +107,33 @@ mod raw {
         usize::try_from(n).ok()
     }
 
+    /// Reads an array header: the number of elements that follow.
+    pub(super) fn array_len(input: &mut &[u8]) -> Option<usize> {
+        let &[byte] = take(input, 1)? else {
+            return None;
+        };
+        match Marker::from_u8(byte) {
+            Marker::FixArray(n) => Some(usize::from(n)),
+            Marker::Array16 => Some(usize::from(u16::from_be_bytes(be(input)?))),
+            Marker::Array32 => len32(u32::from_be_bytes(be(input)?)),
+            _ => None,
+        }
+    }
+
     /// Pushes one value decoded from the front of `input`.
     pub(super) unsafe fn push(state: *mut lua_State, input: &mut &[u8], depth: usize) -> bool {
         let Some(&[byte]) = take(input, 1) else {
             return false;
         };
+        // Reads a big-endian number of type `$t`, or gives up on short input.
+        macro_rules! read {
+            ($t:ty) => {
+                match be(input) {
+                    Some(bytes) => <$t>::from_be_bytes(bytes),
+                    None => return false,
+                }
+            };
+        }
         // SAFETY (for the calls below): `state` is the protected state the
         // caller got from mlua, with stack space checked at each level.
         unsafe {
@@ -303,97 +143,51 @@ mod raw {
                 Marker::False => ffi::lua_pushboolean(state, 0),
                 Marker::FixPos(n) => ffi::lua_pushinteger(state, i64::from(n)),
                 Marker::FixNeg(n) => ffi::lua_pushinteger(state, i64::from(n)),
-                Marker::U8 => match be::<1>(input) {
-                    Some(b) => ffi::lua_pushinteger(state, i64::from(b[0])),
-                    None => return false,
-                },
-                Marker::U16 => match be(input) {
-                    Some(b) => ffi::lua_pushinteger(state, i64::from(u16::from_be_bytes(b))),
-                    None => return false,
-                },
-                Marker::U32 => match be(input) {
-                    Some(b) => ffi::lua_pushinteger(state, i64::from(u32::from_be_bytes(b))),
-                    None => return false,
-                },
-                Marker::U64 => match be(input) {
-                    Some(b) => {
-                        let n = u64::from_be_bytes(b);
-                        match i64::try_from(n) {
-                            Ok(i) => ffi::lua_pushinteger(state, i),
-                            // Past Lua's integer range the nearest float is the best Lua can hold.
-                            Err(_) => ffi::lua_pushnumber(state, n as f64),
-                        }
-                    }
-                    None => return false,
-                },
-                Marker::I8 => match be(input) {
-                    Some(b) => ffi::lua_pushinteger(state, i64::from(i8::from_be_bytes(b))),
-                    None => return false,
-                },
-                Marker::I16 => match be(input) {
-                    Some(b) => ffi::lua_pushinteger(state, i64::from(i16::from_be_bytes(b))),
-                    None => return false,
-                },
-                Marker::I32 => match be(input) {
-                    Some(b) => ffi::lua_pushinteger(state, i64::from(i32::from_be_bytes(b))),
-                    None => return false,
-                },
-                Marker::I64 => match be(input) {
-                    Some(b) => ffi::lua_pushinteger(state, i64::from_be_bytes(b)),
-                    None => return false,
-                },
-                Marker::F32 => match be(input) {
-                    Some(b) => ffi::lua_pushnumber(state, f64::from(f32::from_be_bytes(b))),
-                    None => return false,
-                },
-                Marker::F64 => match be(input) {
-                    Some(b) => ffi::lua_pushnumber(state, f64::from_be_bytes(b)),
-                    None => return false,
-                },
-                Marker::FixStr(n) => return push_bytes(state, input, usize::from(n)),
-                Marker::Str8 | Marker::Bin8 => match be::<1>(input) {
-                    Some(b) => return push_bytes(state, input, usize::from(b[0])),
-                    None => return false,
-                },
-                Marker::Str16 | Marker::Bin16 => match be(input) {
-                    Some(b) => return push_bytes(state, input, usize::from(u16::from_be_bytes(b))),
-                    None => return false,
-                },
-                Marker::Str32 | Marker::Bin32 => {
-                    match be(input).and_then(|b| len32(u32::from_be_bytes(b))) {
-                        Some(n) => return push_bytes(state, input, n),
-                        None => return false,
+                Marker::U8 => ffi::lua_pushinteger(state, i64::from(read!(u8))),
+                Marker::U16 => ffi::lua_pushinteger(state, i64::from(read!(u16))),
+                Marker::U32 => ffi::lua_pushinteger(state, i64::from(read!(u32))),
+                Marker::U64 => {
+                    let n = read!(u64);
+                    match i64::try_from(n) {
+                        Ok(i) => ffi::lua_pushinteger(state, i),
+                        // Past Lua's integer range the nearest float is the best Lua can hold.
+                        Err(_) => ffi::lua_pushnumber(state, n as f64),
                     }
                 }
-                Marker::FixArray(n) => return push_array(state, input, usize::from(n), depth + 1),
-                Marker::Array16 => match be(input) {
-                    Some(b) => {
-                        return push_array(
-                            state,
-                            input,
-                            usize::from(u16::from_be_bytes(b)),
-                            depth + 1,
-                        );
-                    }
+                Marker::I8 => ffi::lua_pushinteger(state, i64::from(read!(i8))),
+                Marker::I16 => ffi::lua_pushinteger(state, i64::from(read!(i16))),
+                Marker::I32 => ffi::lua_pushinteger(state, i64::from(read!(i32))),
+                Marker::I64 => ffi::lua_pushinteger(state, read!(i64)),
+                Marker::F32 => ffi::lua_pushnumber(state, f64::from(read!(f32))),
+                Marker::F64 => ffi::lua_pushnumber(state, read!(f64)),
+                Marker::FixStr(n) => return push_bytes(state, input, usize::from(n)),
+                Marker::Str8 | Marker::Bin8 => {
+                    let n = usize::from(read!(u8));
+                    return push_bytes(state, input, n);
+                }
+                Marker::Str16 | Marker::Bin16 => {
+                    let n = usize::from(read!(u16));
+                    return push_bytes(state, input, n);
+                }
+                Marker::Str32 | Marker::Bin32 => match len32(read!(u32)) {
+                    Some(n) => return push_bytes(state, input, n),
                     None => return false,
                 },
-                Marker::Array32 => match be(input).and_then(|b| len32(u32::from_be_bytes(b))) {
+                Marker::FixArray(n) => return push_array(state, input, usize::from(n), depth + 1),
+                Marker::Array16 => {
+                    let n = usize::from(read!(u16));
+                    return push_array(state, input, n, depth + 1);
+                }
+                Marker::Array32 => match len32(read!(u32)) {
                     Some(n) => return push_array(state, input, n, depth + 1),
                     None => return false,
                 },
                 Marker::FixMap(n) => return push_map(state, input, usize::from(n), depth + 1),
-                Marker::Map16 => match be(input) {
-                    Some(b) => {
-                        return push_map(
-                            state,
-                            input,
-                            usize::from(u16::from_be_bytes(b)),
-                            depth + 1,
-                        );
-                    }
-                    None => return false,
-                },
-                Marker::Map32 => match be(input).and_then(|b| len32(u32::from_be_bytes(b))) {
+                Marker::Map16 => {
+                    let n = usize::from(read!(u16));
+                    return push_map(state, input, n, depth + 1);
+                }
+                Marker::Map32 => match len32(read!(u32)) {
                     Some(n) => return push_map(state, input, n, depth + 1),
                     None => return false,
                 },
@@ -463,31 +257,7 @@ mod raw {
     }
 }
 
-/// Appends `value` to `out` as one MessagePack value, walking tables with
-/// the raw Lua API in one protected call (see [`decode_values`] for why).
-/// Same rules and messages as [`encode`].
-pub fn encode_fast(lua: &Lua, value: &Value, out: &mut Vec<u8>) -> Result<(), String> {
-    let Value::Table(table) = value else {
-        return encode(value, out);
-    };
-    let mut failure: Option<String> = None;
-    // SAFETY: the closure runs inside mlua's protected call with the table
-    // on top of the stack. It reads values and writes to `out` and
-    // `failure`, both owned by this frame; Lua's functions used here raise
-    // only for lack of stack space, which `luaL_checkstack` checks first.
-    let called = unsafe {
-        lua.exec_raw::<()>(table, |state| {
-            let index = ffi::lua_absindex(state, -1);
-            if let Err(reason) = raw_encode::table(state, index, out, 1) {
-                failure = Some(reason);
-            }
-        })
-    };
-    called.map_err(|e| e.to_string())?;
-    failure.map_or(Ok(()), Err)
-}
-
-/// The raw-API encoder behind [`encode_fast`].
+/// The raw-API encoder behind [`encode`].
 mod raw_encode {
     use std::ffi::CStr;
 
@@ -496,7 +266,7 @@ mod raw_encode {
 
     use super::{MAX_DEPTH, count, io};
 
-    pub(super) unsafe fn table(
+    unsafe fn table(
         state: *mut lua_State,
         index: i32,
         out: &mut Vec<u8>,
@@ -556,7 +326,7 @@ mod raw_encode {
         Ok(())
     }
 
-    unsafe fn value(
+    pub(super) unsafe fn value(
         state: *mut lua_State,
         index: i32,
         out: &mut Vec<u8>,

@@ -34,7 +34,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     )?;
     api.raw_set(
         "config",
-        lua.create_function(|lua, _: Value| value::decode(lua, &mut &world::config()[..]))?,
+        lua.create_function(|lua, _: Value| value::decode(lua, &world::config()))?,
     )?;
     lua.globals().raw_set("world", api)
 }
@@ -42,10 +42,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 fn get(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<Value> {
     let component = name(lua, "get", &component)?;
     match world::get(entity_bits(entity), &component) {
-        Ok(Some(bytes)) => {
-            let (mut values, _) = value::decode_values(lua, &bytes, 1)?;
-            Ok(values.pop_front().unwrap_or(Value::Nil))
-        }
+        Ok(Some(bytes)) => value::decode(lua, &bytes),
         Ok(None) => Ok(Value::Nil),
         Err(e) => Err(failed(lua, "get", e)),
     }
@@ -167,7 +164,7 @@ fn despawn(lua: &Lua, (_, entity): (Value, i64)) -> mlua::Result<()> {
 
 fn encoded_value(lua: &Lua, call: &str, component: &str, data: &Value) -> mlua::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    value::encode_fast(lua, data, &mut bytes).map_err(|reason| {
+    value::encode(lua, data, &mut bytes).map_err(|reason| {
         located(
             lua,
             format!("world:{call}: invalid value for component '{component}': {reason}"),

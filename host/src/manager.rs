@@ -218,23 +218,10 @@ impl ScriptManager {
     /// # Errors
     /// [`LoadError::Io`] if `dir` cannot be listed.
     pub fn load_all(&mut self, dir: &Path) -> Result<Vec<Result<String, LoadError>>, LoadError> {
-        if dir.join("mod.toml").is_file() {
-            return Ok(vec![self.load_dir(dir)]);
-        }
-        let io = |e: std::io::Error| LoadError::Io {
-            origin: dir.display().to_string(),
-            message: e.to_string(),
-        };
-        let mut dirs: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io)?
+        Ok(ModSource::discover(dir)?
             .into_iter()
-            .map(|entry| entry.path())
-            .filter(|path| path.join("mod.toml").is_file())
-            .collect();
-        dirs.sort();
-        Ok(dirs.iter().map(|path| self.load_dir(path)).collect())
+            .map(|source| source.and_then(|source| self.load(source)))
+            .collect())
     }
 
     /// The mod called `name`.

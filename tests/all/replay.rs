@@ -63,12 +63,25 @@ function on_tick(dt)
 end
 "#;
 
+/// The manifest of a mod that may spawn entities with a `Critter`.
+fn critter_manifest(name: &str) -> String {
+    format!("name = '{name}'\nversion = '1'\n[permissions]\nwrite = ['Critter']\nspawn = true\n")
+}
+
+/// Writes a mod folder `name` (see [`critter_manifest`]) with `main.lua`.
+fn mod_folder(root: &Path, name: &str, lua: &str) -> std::path::PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("mod.toml"), critter_manifest(name)).unwrap();
+    std::fs::write(dir.join("main.lua"), lua).unwrap();
+    dir
+}
+
 fn observer_inputs(ticks: u64) -> Inputs {
-    let manifest =
-        "name = 'observer'\nversion = '1'\n[permissions]\nwrite = ['Critter']\nspawn = true\n";
+    let manifest = critter_manifest("observer");
     let mut inputs = Inputs::new(&registry(), &demo::world(1, 20), &[], 9, ticks, 0.1).unwrap();
     inputs.mods.push(RecordedMod {
-        manifest: manifest.into(),
+        manifest,
         files: [("main.lua".to_owned(), OBSERVER.to_owned())].into(),
     });
     inputs
@@ -247,14 +260,7 @@ fn cli_record_and_replay_in_separate_processes() {
 #[test]
 fn cli_observer_mod_records_and_replays_identically_across_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let mod_dir = dir.path().join("observer");
-    std::fs::create_dir(&mod_dir).unwrap();
-    std::fs::write(
-        mod_dir.join("mod.toml"),
-        "name = 'observer'\nversion = '1'\n[permissions]\nwrite = ['Critter']\nspawn = true\n",
-    )
-    .unwrap();
-    std::fs::write(mod_dir.join("main.lua"), OBSERVER).unwrap();
+    let mod_dir = mod_folder(dir.path(), "observer", OBSERVER);
     let file = dir.path().join("o.replay");
     let (code, _, stderr) = moonbox(&[
         "sim",
@@ -273,18 +279,11 @@ fn cli_observer_mod_records_and_replays_identically_across_processes() {
 #[test]
 fn cli_events_are_injected_recorded_and_replayed() {
     let dir = tempfile::tempdir().unwrap();
-    let mod_dir = dir.path().join("listener");
-    std::fs::create_dir(&mod_dir).unwrap();
-    std::fs::write(
-        mod_dir.join("mod.toml"),
-        "name = 'listener'\nversion = '1'\n[permissions]\nwrite = ['Critter']\nspawn = true\n",
-    )
-    .unwrap();
-    std::fs::write(
-        mod_dir.join("main.lua"),
+    let mod_dir = mod_folder(
+        dir.path(),
+        "listener",
         "function on_event(name, data) world:spawn{ Critter = { kind = name .. ':' .. data.kind } } end",
-    )
-    .unwrap();
+    );
     let events = dir.path().join("events.json");
     std::fs::write(
         &events,

@@ -96,6 +96,32 @@ impl ModSource {
         })
     }
 
+    /// The mod in `dir` if it has a `mod.toml`, otherwise every sub-folder
+    /// of it that has one, in name order; each read on its own, so one bad
+    /// mod does not hide the others.
+    ///
+    /// # Errors
+    /// [`LoadError::Io`] if `dir` cannot be listed.
+    pub fn discover(dir: &Path) -> Result<Vec<Result<Self, LoadError>>, LoadError> {
+        if dir.join("mod.toml").is_file() {
+            return Ok(vec![Self::from_dir(dir)]);
+        }
+        let io = |e: std::io::Error| LoadError::Io {
+            origin: dir.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut dirs: Vec<PathBuf> = fs::read_dir(dir)
+            .map_err(io)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io)?
+            .into_iter()
+            .map(|entry| entry.path())
+            .filter(|path| path.join("mod.toml").is_file())
+            .collect();
+        dirs.sort();
+        Ok(dirs.iter().map(|path| Self::from_dir(path)).collect())
+    }
+
     /// The name `require` knows a file by: `lib/util.lua` is `lib.util`.
     pub fn module_name(path: &str) -> String {
         path.strip_suffix(".lua").unwrap_or(path).replace('/', ".")

@@ -230,8 +230,5 @@ fn parse<T: serde::de::DeserializeOwned>(line: &str, index: usize) -> Result<T, 
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::world_hash::hex(&Sha256::digest(bytes))
 }

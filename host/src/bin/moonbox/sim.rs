@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
-
-use moonbox::mods::{LoadError, ModSource};
+use moonbox::mods::ModSource;
 use moonbox::replay::{Inputs, ReplayFile, Simulation};
 use moonbox::{ScriptEngine, demo};
 use serde::Serialize;
@@ -73,7 +71,7 @@ fn simulate(args: &SimArgs) -> Result<Report> {
     } else {
         let mut sources = Vec::new();
         for dir in &args.mods {
-            for found in mod_sources(dir) {
+            for found in ModSource::discover(dir).unwrap_or_else(|error| vec![Err(error)]) {
                 match found {
                     Ok(source) => sources.push(source),
                     Err(error) => load_errors.push(error.to_string()),
@@ -148,28 +146,6 @@ fn simulate(args: &SimArgs) -> Result<Report> {
         world_hash: moonbox::world_hash(sim.world(), &registry)?,
         console_tail: console.lines().skip(skip).map(|l| l.text.clone()).collect(),
     })
-}
-
-/// The mod in `dir`, or every mod in its sub-folders, in name order.
-fn mod_sources(dir: &Path) -> Vec<Result<ModSource, LoadError>> {
-    if dir.join("mod.toml").is_file() {
-        return vec![ModSource::from_dir(dir)];
-    }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            return vec![Err(LoadError::Io {
-                origin: dir.display().to_string(),
-                message: e.to_string(),
-            })];
-        }
-    };
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.join("mod.toml").is_file())
-        .collect();
-    dirs.sort();
-    dirs.iter().map(|path| ModSource::from_dir(path)).collect()
 }
 
 fn progress_bar(args: &SimArgs) -> ProgressBar {

@@ -61,11 +61,21 @@ if [ "$lint" = 1 ]; then
   exit 0
 fi
 
+# Cargo does not track the C sources of the vendored Lua (only lua-src's
+# Rust file), so rebuild mlua-sys whenever they change.
+lua_stamp="$root/target/guest/lua-sources.sha256"
+lua_sum=$(cd "$root/guest-lua/vendor/lua-src" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
+if [ "$(cat "$lua_stamp" 2>/dev/null)" != "$lua_sum" ]; then
+  cargo clean --quiet --release --manifest-path "$root/guest-lua/Cargo.toml" \
+    --target wasm32-wasip2 --target-dir "$root/target/guest" -p mlua-sys -p lua-src
+fi
+
 cargo build --quiet --release --locked \
   --manifest-path "$root/guest-lua/Cargo.toml" \
   --target wasm32-wasip2 \
   --target-dir "$root/target/guest"
 built="$root/target/guest/wasm32-wasip2/release/moonbox_guest.wasm"
+echo "$lua_sum" >"$lua_stamp"
 
 if [ "$check" = 1 ]; then
   if ! cmp -s "$built" "$artifact"; then

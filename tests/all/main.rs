@@ -11,6 +11,9 @@ mod determinism;
 mod engine;
 mod errors;
 mod limits;
+#[path = "../common/lua_suite.rs"]
+mod lua_suite;
+mod lua_suite_outputs;
 mod mods;
 #[path = "../common/native_lua.rs"]
 mod native_lua;

@@ -34,6 +34,7 @@ semantics_tests!(
     metatables,
     closures,
     coroutines,
+    coroutine_yields,
     patterns,
     numbers,
     goto,

@@ -17,6 +17,8 @@
 #include "lauxlib.h"
 #include "lualib.h"
 
+#include "ldo.h"  /* MOONBOX: luaD_fastyield */
+
 
 static lua_State *getco (lua_State *L) {
   lua_State *co = lua_tothread(L, 1);
@@ -110,7 +112,7 @@ static int luaB_cowrap (lua_State *L) {
 
 
 static int luaB_yield (lua_State *L) {
-  return lua_yield(L, lua_gettop(L));
+  return luaD_fastyield(L, lua_gettop(L));  /* MOONBOX: see ldo.c */
 }
 
 

@@ -565,6 +565,8 @@ l_sinline int precallC (lua_State *L, StkId func, int nresults,
   n = (*f)(L);  /* do the actual call */
   lua_lock(L);
   api_checknelems(L, n);
+  if (l_unlikely(L->status == LUA_YIELD))  /* MOONBOX: fast yield? */
+    return n;  /* 'resume' finishes this frame, as after a thrown yield */
   luaD_poscall(L, ci, n);
   return n;
 }
@@ -772,7 +774,8 @@ static void finishCcall (lua_State *L, CallInfo *ci) {
 static void unroll (lua_State *L, void *ud) {
   CallInfo *ci;
   UNUSED(ud);
-  while ((ci = L->ci) != &L->base_ci) {  /* something in the stack */
+  /* MOONBOX: stop at a fast yield (see 'luaD_fastyield') */
+  while (L->status != LUA_YIELD && (ci = L->ci) != &L->base_ci) {
     if (!isLua(ci))  /* C function? */
       finishCcall(L, ci);  /* complete its execution */
     else {  /* Lua function */
@@ -884,9 +887,12 @@ LUA_API int lua_resume (lua_State *L, lua_State *from, int nargs,
   if (getCcalls(L) >= LUAI_MAXCCALLS)
     return resume_error(L, "C stack overflow", nargs);
   L->nCcalls++;
+  L->yieldbase = L->nCcalls;  /* MOONBOX: see 'luaD_fastyield' */
   luai_userstateresume(L, nargs);
   api_checknelems(L, (L->status == LUA_OK) ? nargs + 1 : nargs);
   status = luaD_rawrunprotected(L, resume, &nargs);
+  if (status == LUA_OK)  /* MOONBOX: returned normally: ended or fast yield */
+    status = L->status;
    /* continue running after recoverable errors */
   status = precover(L, status);
   if (l_likely(!errorstatus(status)))
@@ -936,6 +942,33 @@ LUA_API int lua_yieldk (lua_State *L, int nresults, lua_KContext ctx,
   lua_assert(ci->callstatus & CIST_HOOKED);  /* must be inside a hook */
   lua_unlock(L);
   return 0;  /* return to 'luaD_hook' */
+}
+
+
+/*
+** MOONBOX: yield without a long jump. 'lua_yieldk' always throws, which in
+** wasm is an exception unwound by the runtime, costing far more than the
+** rest of a resume/yield pair. When 'coroutine.yield' was called by an
+** OP_CALL of the Lua function that 'lua_resume' is running directly (no C
+** call in between: 'nCcalls' is the resume's own), the same state can be
+** reached by returning: mark the thread suspended here, 'precallC' skips
+** 'luaD_poscall', OP_CALL returns from 'luaV_execute', 'unroll' stops and
+** 'lua_resume' reports the yield. The frames left are those a throw leaves,
+** so resuming is unchanged. Anything else takes 'lua_yield'.
+*/
+int luaD_fastyield (lua_State *L, int nresults) {
+  CallInfo *ci = L->ci;
+  CallInfo *caller = ci->previous;
+  if (L->nCcalls == L->yieldbase && L != G(L)->mainthread &&
+      !isLua(ci) && caller != NULL && isLua(caller) &&
+      GET_OPCODE(*(caller->u.l.savedpc - 1)) == OP_CALL) {
+    api_checknelems(L, nresults);
+    L->status = LUA_YIELD;
+    ci->u2.nyield = nresults;  /* save number of results */
+    ci->u.c.k = NULL;  /* no continuation */
+    return nresults;
+  }
+  return lua_yield(L, nresults);
 }
 
 

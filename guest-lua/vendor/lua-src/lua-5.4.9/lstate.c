@@ -269,6 +269,7 @@ static void preinit_thread (lua_State *L, global_State *g) {
   L->nci = 0;
   L->twups = L;  /* thread has no upvalues */
   L->nCcalls = 0;
+  L->yieldbase = ~(l_uint32)0;  /* MOONBOX: never resumed */
   L->errorJmp = NULL;
   L->hook = NULL;
   L->hookmask = 0;

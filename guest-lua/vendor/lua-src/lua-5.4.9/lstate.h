@@ -330,6 +330,7 @@ struct lua_State {
   volatile lua_Hook hook;
   ptrdiff_t errfunc;  /* current error handling function (stack index) */
   l_uint32 nCcalls;  /* number of nested (non-yieldable | C)  calls */
+  l_uint32 yieldbase;  /* MOONBOX: 'nCcalls' of the running 'lua_resume' */
   int oldpc;  /* last pc traced */
   int basehookcount;
   int hookcount;

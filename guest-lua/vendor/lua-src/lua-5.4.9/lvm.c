@@ -1687,8 +1687,11 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
           L->top.p = ra + b;  /* top signals number of arguments */
         /* else previous instruction set top */
         savepc(L);  /* in case of errors */
-        if ((newci = luaD_precall(L, ra, nresults)) == NULL)
+        if ((newci = luaD_precall(L, ra, nresults)) == NULL) {
+          if (l_unlikely(L->status == LUA_YIELD))  /* MOONBOX: fast yield */
+            return;  /* back to 'lua_resume' (see 'luaD_fastyield') */
           updatetrap(ci);  /* C call; nothing else to be done */
+        }
         else {  /* Lua call: run function in this same C frame */
           ci = newci;
           goto startfunc;

@@ -32,6 +32,15 @@ pub struct EngineConfig {
     /// once, when the engine is created, and reused, which makes creating and
     /// dropping sandboxes cheaper. Default: `None` (memory is mapped per sandbox).
     pub pooling: Option<PoolingConfig>,
+    /// Enforce [`crate::Limits::wall_clock`] through wasmtime epochs: a
+    /// background thread advances the epoch every [`EPOCH_TICK`] and the
+    /// guest checks it at every loop head and function entry. Default:
+    /// `false`. Fuel already bounds every call deterministically (host calls
+    /// are bounded per call), and the checks cost 10–15% of the guest's speed
+    /// (BENCHMARKS.md). Turn it on when a fuel budget is set so large that
+    /// time must bound it too; a call stopped by the clock is not
+    /// reproducible, so replays should not rely on it.
+    pub wall_clock_backstop: bool,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +48,7 @@ impl Default for EngineConfig {
         Self {
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             pooling: None,
+            wall_clock_backstop: false,
         }
     }
 }
@@ -76,8 +86,9 @@ const MEMORIES_PER_SANDBOX: u32 = 2;
 ///
 /// Creating an engine compiles the guest with Cranelift (a few hundred
 /// milliseconds): make one per process and share it; it is cheap to clone and
-/// `Send + Sync`. Each [`Sandbox`] gets its own wasmtime `Store`. The engine
-/// owns one background thread that advances the epoch for the wall-clock limit.
+/// `Send + Sync`. Each [`Sandbox`] gets its own wasmtime `Store`. With
+/// [`EngineConfig::wall_clock_backstop`] the engine owns one background thread
+/// that advances the epoch for the wall-clock limit.
 ///
 /// ```
 /// use moonbox::{ScriptEngine, SandboxConfig};
@@ -97,7 +108,7 @@ pub struct ScriptEngine {
 struct EngineInner {
     engine: Engine,
     pre: SandboxPre<StoreState>,
-    _ticker: EpochTicker,
+    _ticker: Option<EpochTicker>,
 }
 
 const _: () = {
@@ -133,10 +144,15 @@ impl ScriptEngine {
             .map_err(|e| ScriptError::host("pre-linking the guest", &e))?;
         let pre = SandboxPre::new(instance_pre)
             .map_err(|e| ScriptError::host("checking the guest's exports", &e))?;
-        let ticker =
-            EpochTicker::start(engine.clone(), EPOCH_TICK).map_err(|e| ScriptError::Host {
-                message: format!("starting the epoch thread: {e}"),
-            })?;
+        let ticker = if config.wall_clock_backstop {
+            let ticker =
+                EpochTicker::start(engine.clone(), EPOCH_TICK).map_err(|e| ScriptError::Host {
+                    message: format!("starting the epoch thread: {e}"),
+                })?;
+            Some(ticker)
+        } else {
+            None
+        };
         Ok(Self {
             inner: Arc::new(EngineInner {
                 engine,
@@ -166,7 +182,7 @@ fn wasmtime_config(config: &EngineConfig) -> Config {
     let mut wasm = Config::new();
     wasm.wasm_exceptions(true) // Lua's setjmp/longjmp
         .consume_fuel(true) // deterministic per-call budgets
-        .epoch_interruption(true) // wall-clock backstop
+        .epoch_interruption(config.wall_clock_backstop)
         .max_wasm_stack(config.max_wasm_stack)
         .concurrency_support(false) // no async components: cheaper calls
         .cranelift_opt_level(OptLevel::Speed);

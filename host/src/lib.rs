@@ -6,7 +6,8 @@
 //! - **fuel**: a deterministic instruction budget per call;
 //! - **memory limits**: a catchable Lua heap limit and a hard wasm memory cap;
 //! - **a call-depth limit** and a bounded wasm stack;
-//! - **a wall-clock backstop** through wasmtime epochs;
+//! - **a wall-clock backstop** through wasmtime epochs, if the engine asks
+//!   for it ([`EngineConfig::wall_clock_backstop`]);
 //! - **a safe standard library**: base (no `dofile`, `loadfile`, binary
 //!   chunks), `table`, `string`, `math`, `coroutine`, `utf8`. Never `os`,
 //!   `io`, `debug` or `package`. `print` and `warn` go to the sandbox's

@@ -51,7 +51,9 @@ pub struct Limits {
     /// limit past it; 0 disables the check. Default: [`DEFAULT_MAX_DEPTH`].
     pub max_depth: u32,
     /// Wall-clock backstop for one call, checked through wasmtime epochs
-    /// (granularity [`crate::EPOCH_TICK`]). Default: [`DEFAULT_WALL_CLOCK`].
+    /// (granularity [`crate::EPOCH_TICK`]) on engines made with
+    /// [`crate::EngineConfig::wall_clock_backstop`]; other engines ignore it.
+    /// Default: [`DEFAULT_WALL_CLOCK`].
     pub wall_clock: Duration,
 }
 

@@ -160,14 +160,37 @@ fn wasm_stack_exhaustion_traps_as_a_stack_limit() -> anyhow::Result<()> {
 }
 
 #[test]
-fn wall_clock_backstop_stops_a_script_with_fuel_to_spare() {
-    let mut sandbox = sandbox_with(Limits {
+fn wall_clock_backstop_stops_a_script_with_fuel_to_spare() -> Result<(), ScriptError> {
+    let engine = ScriptEngine::with_config(&EngineConfig {
+        wall_clock_backstop: true,
+        ..EngineConfig::default()
+    })?;
+    let limits = Limits {
         fuel: u64::MAX / 2,
         wall_clock: Duration::from_millis(50),
         ..Limits::default()
-    });
+    };
+    let config = SandboxConfig {
+        limits,
+        ..SandboxConfig::default()
+    };
+    let mut sandbox = engine.sandbox(&config)?;
     let error = sandbox.run("spin.lua", b"while true do end").unwrap_err();
     assert_eq!(error.limit_kind(), Some(LimitKind::WallClock));
+    Ok(())
+}
+
+#[test]
+fn without_the_backstop_fuel_alone_ends_a_runaway_script() -> Result<(), ScriptError> {
+    // The default engine has no epoch checks: fuel is the bound.
+    let mut sandbox = sandbox_with(Limits {
+        fuel: 50_000_000,
+        wall_clock: Duration::from_nanos(1),
+        ..Limits::default()
+    });
+    let error = sandbox.run("spin.lua", b"while true do end").unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Fuel), "{error}");
+    Ok(())
 }
 
 #[test]

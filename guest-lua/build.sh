@@ -61,10 +61,11 @@ if [ "$lint" = 1 ]; then
   exit 0
 fi
 
-# Cargo does not track the C sources of the vendored Lua (only lua-src's
-# Rust file), so rebuild mlua-sys whenever they change.
+# Cargo tracks neither the C sources of the vendored Lua (only lua-src's
+# Rust file) nor the C flags, so rebuild mlua-sys whenever they change.
 lua_stamp="$root/target/guest/lua-sources.sha256"
-lua_sum=$(cd "$root/guest-lua/vendor/lua-src" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
+lua_sum=$( (cd "$root/guest-lua/vendor/lua-src" && find . -type f -print0 | sort -z | xargs -0 sha256sum
+  echo "$CFLAGS_wasm32_wasip2") | sha256sum)
 if [ "$(cat "$lua_stamp" 2>/dev/null)" != "$lua_sum" ]; then
   cargo clean --quiet --release --manifest-path "$root/guest-lua/Cargo.toml" \
     --target wasm32-wasip2 --target-dir "$root/target/guest" -p mlua-sys -p lua-src

@@ -12,8 +12,10 @@ fn libraries() -> StdLib {
     StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::COROUTINE | StdLib::UTF8
 }
 
-/// Narrows the base library; see the file for what and why.
-const PRELUDE: &str = include_str!("prelude.lua");
+/// Narrows the base library; see `prelude.lua` for what and why. Embedded as
+/// bytecode compiled by `build.rs` from that file: trusted, and much cheaper
+/// to load than source (scripts themselves may only be text).
+const PRELUDE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/prelude.luac"));
 
 /// Registry key of the prelude's function that makes a module `require`-able.
 pub const DEFINE_MODULE: &str = "moonbox.define_module";
@@ -32,10 +34,11 @@ pub fn create(config: &Config) -> mlua::Result<Lua> {
     })?;
     // Lua integers are i64; reinterpreting the seed's bits keeps every u64 distinct.
     let seed = i64::from_ne_bytes(config.seed.to_ne_bytes());
-    let define_module: mlua::Function =
-        lua.load(PRELUDE)
-            .set_name("=moonbox")
-            .call((console_out, console_warn, seed))?;
+    let define_module: mlua::Function = lua
+        .load(PRELUDE)
+        .set_mode(mlua::chunk::ChunkMode::Binary)
+        .set_name("=moonbox")
+        .call((console_out, console_warn, seed))?;
     lua.set_named_registry_value(DEFINE_MODULE, define_module)?;
     world_api::install(&lua)?;
     depth::install(&lua, config.max_depth)?;

@@ -1,50 +1,13 @@
-//! Runtime benchmarks: the same Lua run natively (mlua, vendored Lua 5.4) and
-//! in a Moonbox sandbox (fuel on, default limits), in the same run, so that
-//! the report shows the ratio; plus sandbox creation and an empty call.
+//! Runtime benchmarks: creating sandboxes (plain and pooled, bare and with a
+//! small mod loaded), an empty handler call, and 1000 sandboxes alive at once
+//! (time and resident memory). The Lua programs are in `lua_suite.rs`.
 //!
 //! `cargo bench --bench runtime`
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // benchmark harness
 
-#[path = "../tests/common/native_lua.rs"]
-mod native_lua;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use moonbox::{EngineConfig, Limits, PoolingConfig, SandboxConfig, ScriptEngine};
-
-const FIB: &str = "local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end return fib(N)";
-
-fn fib_source(n: u32) -> String {
-    FIB.replace('N', &n.to_string())
-}
-
-fn fib(c: &mut Criterion) {
-    let engine = ScriptEngine::new().expect("engine");
-    let source = fib_source(30);
-    let mut group = c.benchmark_group("fib30");
-    group.sample_size(10);
-    let lua = native_lua::safe_native_lua().expect("native Lua");
-    group.bench_function("native", |b| {
-        b.iter(|| lua.load(&source).exec().expect("native fib"));
-    });
-    // fib(30) needs about 1.4e9 fuel, more than one default call allows.
-    let config = SandboxConfig {
-        limits: Limits {
-            fuel: 10_000_000_000,
-            ..Limits::default()
-        },
-        ..SandboxConfig::default()
-    };
-    let mut sandbox = engine.sandbox(&config).expect("sandbox");
-    group.bench_function("sandbox", |b| {
-        b.iter(|| {
-            sandbox
-                .run("fib.lua", source.as_bytes())
-                .expect("sandboxed fib")
-        });
-    });
-    group.finish();
-}
 
 fn sandbox_lifecycle(c: &mut Criterion) {
     let engine = ScriptEngine::new().expect("engine");
@@ -63,6 +26,19 @@ fn sandbox_lifecycle(c: &mut Criterion) {
     c.bench_function("sandbox/create_pooled", |b| {
         b.iter(|| pooled.sandbox(&config).expect("sandbox"));
     });
+    // Ready to run a mod: created, and a small mod compiled and run.
+    for (name, engine) in [
+        ("create_with_mod", &engine),
+        ("create_with_mod_pooled", &pooled),
+    ] {
+        c.bench_function(&format!("sandbox/{name}"), |b| {
+            b.iter(|| {
+                let mut sandbox = engine.sandbox(&config).expect("sandbox");
+                sandbox.run("mod.lua", SMALL_MOD).expect("mod");
+                sandbox
+            });
+        });
+    }
     let mut sandbox = engine.sandbox(&config).expect("sandbox");
     sandbox
         .run("mod.lua", b"function on_tick() end")
@@ -72,5 +48,87 @@ fn sandbox_lifecycle(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, fib, sandbox_lifecycle);
+/// A small mod: a few locals and two handlers.
+const SMALL_MOD: &[u8] = b"local speed, count = 2.5, 0
+function on_load() count = 0 end
+function on_tick(dt) count = count + speed * dt end";
+
+/// Sandboxes alive at once in `many_sandboxes`.
+const MANY: usize = 1000;
+
+/// Creates [`MANY`] sandboxes, each with [`SMALL_MOD`] loaded, and keeps them
+/// all alive: the time to make them, and the resident memory they add
+/// (printed, and written to `target/criterion/moonbox-memory.json` for
+/// `scripts/bench-summary`).
+fn many_sandboxes(c: &mut Criterion) {
+    let config = SandboxConfig::default();
+    for (name, engine_config) in [
+        ("many/1000_sandboxes", EngineConfig::default()),
+        (
+            "many/1000_sandboxes_pooled",
+            EngineConfig {
+                pooling: Some(PoolingConfig::default()),
+                ..EngineConfig::default()
+            },
+        ),
+    ] {
+        let engine = ScriptEngine::with_config(&engine_config).expect("engine");
+        let make_all = || {
+            (0..MANY)
+                .map(|_| {
+                    let mut sandbox = engine.sandbox(&config).expect("sandbox");
+                    sandbox.run("mod.lua", SMALL_MOD).expect("mod");
+                    sandbox
+                })
+                .collect::<Vec<_>>()
+        };
+        drop(make_all()); // warm up: pages of the engine and allocator
+        let before = resident_bytes();
+        let alive = make_all();
+        let after = resident_bytes();
+        let lua_heap: u64 = alive
+            .into_iter()
+            .map(|mut s| s.lua_memory().expect("lua memory"))
+            .sum();
+        record_memory(name, after.saturating_sub(before), lua_heap);
+        let mut group = c.benchmark_group("many");
+        group.sample_size(10);
+        group.bench_function(name.trim_start_matches("many/"), |b| b.iter(make_all));
+        group.finish();
+    }
+}
+
+/// Resident set size of this process, from `/proc/self/statm` (Linux).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn record_memory(name: &str, resident: u64, lua_heap: u64) {
+    println!(
+        "{name}: {MANY} sandboxes add {:.1} MiB resident ({:.0} KiB each; Lua heap {:.0} KiB each)",
+        resident as f64 / (1024.0 * 1024.0),
+        resident as f64 / 1024.0 / MANY as f64,
+        lua_heap as f64 / 1024.0 / MANY as f64,
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
+    let path = dir.join("moonbox-memory.json");
+    let mut all: serde_json::Map<String, serde_json::Value> = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    all.insert(
+        name.to_string(),
+        serde_json::json!({ "sandboxes": MANY, "resident_bytes": resident, "lua_heap_bytes": lua_heap }),
+    );
+    std::fs::create_dir_all(&dir).expect("criterion directory");
+    std::fs::write(&path, serde_json::to_vec_pretty(&all).expect("json")).expect("memory record");
+}
+
+criterion_group!(benches, sandbox_lifecycle, many_sandboxes);
 criterion_main!(benches);

@@ -161,7 +161,14 @@ where
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Pending>, String> {
-        let value: T = rmp_serde::from_slice(bytes).map_err(|e| e.to_string())?;
+        let mut rest = bytes;
+        let value = T::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))
+            .map_err(|e| e.to_string())?;
+        // One value, nothing after it: trailing bytes mean the sender and
+        // the component type disagree.
+        if !rest.is_empty() {
+            return Err(format!("{} unexpected bytes after the value", rest.len()));
+        }
         Ok(Box::new(PendingValue(value)))
     }
 
@@ -296,6 +303,42 @@ impl ComponentRegistry {
         ensure_alive(world, entity)?;
         guarded(name, || access.insert(world, entity, value))?
             .map_err(|reason| invalid(name, reason))
+    }
+
+    /// Writes component `name` of `entity` from one MessagePack value, the
+    /// encoding mods use (for values that arrive already encoded: a save
+    /// file, a network message). The whole value is decoded into the Rust
+    /// type before the world is touched; bytes that do not fit change
+    /// nothing.
+    ///
+    /// ```
+    /// # use moonbox::demo::{self, Position};
+    /// let registry = demo::registry().unwrap();
+    /// let mut world = hecs::World::new();
+    /// let e = world.spawn(());
+    /// let bytes = rmp_serde::to_vec_named(&Position { x: 1.0, y: 2.0 }).unwrap();
+    /// registry.set_msgpack(&mut world, e, "Position", &bytes).unwrap();
+    /// assert!(registry.set_msgpack(&mut world, e, "Position", b"\xc1").is_err());
+    /// let mut trailing = bytes.clone();
+    /// trailing.push(0);
+    /// assert!(registry.set_msgpack(&mut world, e, "Position", &trailing).is_err());
+    /// assert_eq!(*world.get::<&Position>(e).unwrap(), Position { x: 1.0, y: 2.0 });
+    /// ```
+    ///
+    /// # Errors
+    /// Unknown component or entity, bytes that are not one value of the
+    /// component's type, or a conversion that panicked.
+    pub fn set_msgpack(
+        &self,
+        world: &mut World,
+        entity: Entity,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), RegistryError> {
+        let pending = self.decode(name, bytes)?;
+        ensure_alive(world, entity)?;
+        pending.apply(world, entity, &mut Vec::new());
+        Ok(())
     }
 
     /// Removes component `name` from `entity`; `false` if it had none.

@@ -209,6 +209,29 @@ impl Sandbox {
         self.call_encoded(function, &encoded)
     }
 
+    /// Like [`Sandbox::call_with`], with the arguments already encoded: one
+    /// MessagePack array (empty bytes for no arguments). For engines that
+    /// forward events as MessagePack. The guest checks the bytes: malformed,
+    /// too deep or non-finite input is a Lua error and the call does not run.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), moonbox::ScriptError> {
+    /// # let engine = moonbox::ScriptEngine::new()?;
+    /// let mut sandbox = engine.sandbox(&moonbox::SandboxConfig::default())?;
+    /// sandbox.run("m.lua", b"function add(a, b) print(a + b) end")?;
+    /// sandbox.call_msgpack("add", &[0x92, 0x01, 0x02])?; // [1, 2]
+    /// assert_eq!(sandbox.console().lines().last().unwrap().text, "3");
+    /// assert!(sandbox.call_msgpack("add", &[0x92, 0x01]).is_err()); // cut short
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Sandbox::run`].
+    pub fn call_msgpack(&mut self, function: &str, args: &[u8]) -> Result<bool, ScriptError> {
+        self.call_encoded(function, args)
+    }
+
     fn call_encoded(&mut self, function: &str, args: &[u8]) -> Result<bool, ScriptError> {
         let outcome = self.enter(|world, store, lua| {
             world

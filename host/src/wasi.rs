@@ -53,3 +53,57 @@ impl HostMonotonicClock for FrozenMonotonicClock {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! What the guest's WASI imports answer: checked on the context the
+    //! sandbox builds, through the same host traits the guest's calls reach.
+    #![allow(clippy::unwrap_used)]
+
+    use wasmtime::component::ResourceTable;
+    use wasmtime_wasi::cli::WasiCliCtxView;
+    use wasmtime_wasi::clocks::WasiClocksCtxView;
+    use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
+    use wasmtime_wasi::p2::bindings::cli::environment::Host as _;
+    use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
+    use wasmtime_wasi::p2::bindings::filesystem::preopens::Host as _;
+    use wasmtime_wasi::p2::bindings::random::random::Host as _;
+
+    use super::*;
+
+    fn ctx(seed: u64) -> WasiCtx {
+        context(seed, MemoryOutputPipe::new(STDERR_CAPACITY))
+    }
+
+    #[test]
+    fn no_environment_arguments_directories_or_real_time() {
+        let mut ctx = ctx(7);
+        let mut table = ResourceTable::new();
+        let mut cli = WasiCliCtxView {
+            ctx: ctx.cli(),
+            table: &mut table,
+        };
+        assert!(cli.get_environment().unwrap().is_empty());
+        assert!(cli.get_arguments().unwrap().is_empty());
+        assert_eq!(cli.initial_cwd().unwrap(), None);
+        let mut fs = WasiFilesystemCtxView {
+            ctx: ctx.filesystem(),
+            table: &mut table,
+        };
+        assert!(fs.get_directories().unwrap().is_empty());
+        let mut clocks = WasiClocksCtxView {
+            ctx: ctx.clocks(),
+            table: &mut table,
+        };
+        let wall = wall_clock::Host::now(&mut clocks).unwrap();
+        assert_eq!((wall.seconds, wall.nanoseconds), (0, 0));
+        assert_eq!(monotonic_clock::Host::now(&mut clocks).unwrap(), 0);
+    }
+
+    #[test]
+    fn randomness_is_seeded() {
+        let bytes = |seed| ctx(seed).random().get_random_bytes(32).unwrap();
+        assert_eq!(bytes(1), bytes(1));
+        assert_ne!(bytes(1), bytes(2));
+    }
+}

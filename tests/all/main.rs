@@ -10,6 +10,8 @@ mod console;
 mod determinism;
 mod engine;
 mod errors;
+mod faults;
+mod imports;
 mod limits;
 #[path = "../common/lua_suite.rs"]
 mod lua_suite;

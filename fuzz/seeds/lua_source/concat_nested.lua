@@ -1,0 +1,1 @@
+local t = {} for i = 1, 1e5 do t[i] = tostring(i) end local s = table.concat(t) s = s:gsub('1', '%0%0')

@@ -1,0 +1,1 @@
+local co for i = 1, 1e6 do co = coroutine.wrap(function() return co and co() end) end co()

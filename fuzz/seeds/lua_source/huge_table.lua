@@ -1,0 +1,1 @@
+local t = {} for i = 1, 1e7 do t[i] = {i} end

@@ -1,0 +1,1 @@
+print(load('\27Lua', 'x', 'b'))

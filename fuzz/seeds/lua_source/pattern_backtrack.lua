@@ -1,0 +1,1 @@
+local s = ('a'):rep(5000) .. 'b' s:find(('a*'):rep(30) .. 'c')

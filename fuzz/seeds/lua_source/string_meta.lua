@@ -1,0 +1,1 @@
+getmetatable('').__index = function() error('boom') end return ('x'):upper()

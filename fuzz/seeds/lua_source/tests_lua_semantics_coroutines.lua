@@ -1,0 +1,32 @@
+local gen = coroutine.create(function(a, b)
+  local c = coroutine.yield(a + b)
+  local d, e = coroutine.yield(c * 2)
+  return d + e
+end)
+print(coroutine.resume(gen, 1, 2))
+print(coroutine.resume(gen, 10))
+print(coroutine.resume(gen, 3, 4))
+print(coroutine.resume(gen))
+print(coroutine.status(gen))
+local function range(n)
+  return coroutine.wrap(function() for i = 1, n do coroutine.yield(i) end end)
+end
+local sum = 0
+for i in range(100) do sum = sum + i end
+print(sum)
+local co = coroutine.wrap(function()
+  local ok, err = pcall(function()
+    coroutine.yield("inside pcall")
+    error("after yield")
+  end)
+  coroutine.yield(ok, (tostring(err):gsub("^.-:%d+: ", "")))
+  return "done"
+end)
+print(co()); print(co()); print(co())
+print(coroutine.isyieldable(), select(2, coroutine.running()))
+local t = coroutine.create(function() error({code = 7}) end)
+local ok, e = coroutine.resume(t)
+print(ok, type(e), e.code)
+local closing = coroutine.create(function() coroutine.yield() end)
+coroutine.resume(closing)
+print(coroutine.close(closing), coroutine.status(closing))

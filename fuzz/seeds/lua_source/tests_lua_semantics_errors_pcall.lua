@@ -1,0 +1,17 @@
+local function strip(msg) return (tostring(msg):gsub("^.-:%d+: ", "")) end
+print(pcall(error, "plain", 0))
+local ok, e = pcall(error, {code = 42})
+print(ok, type(e), e.code)
+print(select(2, pcall(function() local x = nil; return x.field end)) ~= nil)
+print(xpcall(function() error("boom") end, function(m) return "handled: " .. strip(m) end))
+print(pcall(pcall, error, "nested"))
+local ok2, e2 = pcall(function() error(setmetatable({}, {__tostring = function() return "custom" end})) end)
+print(ok2, tostring(e2))
+print(select("#", pcall(function() return 1, 2, 3 end)))
+local function thrower(level) error("at level", level) end
+print(strip(select(2, pcall(thrower, 1))), select(2, pcall(thrower, 0)))
+print(pcall(string.rep))
+print(string.format("%s", select(2, pcall(error))))
+local ok3, e3 = pcall(function() local t = setmetatable({}, {__index = function() error("deep") end}); return t.x end)
+print(ok3, strip(e3))
+print(tostring(nil), tostring(true), tostring(12), tostring(1.5), type(print), type(nil))

@@ -1,0 +1,16 @@
+local f = load("return 1 + ...")
+print(f(41))
+local env = {x = 5}
+local g = load("x = x * 2; return x", "chunk", "t", env)
+print(g(), env.x, x)
+local h = load("return y", "=named", "t", setmetatable({}, {__index = function(_, k) return k .. "?" end}))
+print(h())
+local parts, i = {"return ", "10", " * 2"}, 0
+local reader = load(function() i = i + 1; return parts[i] end)
+print(reader())
+print(load("syntax error here"))
+print(select("#", load("return", nil, nil, nil)))
+local nilenv = load("return print", "nilenv", "t", nil)
+print(pcall(nilenv))
+local ok, err = pcall(load("error('inner', 1)", "=inner"))
+print(ok, err)

@@ -1,0 +1,1 @@
+print(world:get(1, 'Position')) print(pcall(world.set, world, 1, 'Position', {}))

@@ -186,5 +186,15 @@ fn soak_demo(ticks: u64) -> Result<()> {
         system.console().dropped()
     );
     println!("world: {} entities", world.len());
+    for m in manager.mods() {
+        let stats = m.stats();
+        println!(
+            "  {:<10} {:<8} fuel {:>14}  peak memory {:>9}",
+            m.name(),
+            if m.is_active() { "active" } else { "disabled" },
+            stats.fuel_used,
+            stats.memory_peak
+        );
+    }
     Ok(())
 }

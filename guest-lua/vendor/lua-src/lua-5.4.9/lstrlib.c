@@ -1308,6 +1308,13 @@ static int str_format (lua_State *L) {
          intcase: {
           lua_Integer n = luaL_checkinteger(L, arg);
           checkformat(L, form, flags, 1);
+#if defined(lua_integer2str_direct)
+          /* MOONBOX: a plain '%d' is 'tostring' of an integer (onelua.c) */
+          if ((form[1] == 'd' || form[1] == 'i') && form[2] == '\0') {
+            nb = lua_integer2str_direct(buff, maxitem, n);
+            break;
+          }
+#endif
           addlenmod(form, LUA_INTEGER_FRMLEN);
           nb = l_sprintf(buff, maxitem, form, (LUAI_UACINT)n);
           break;

@@ -223,7 +223,7 @@ impl Build {
             .include(&source_dir)
             .warnings(false) // Suppress all warnings
             .flag_if_supported("-fno-common") // Compile common globals like normal definitions
-            .add_files_by_ext(&source_dir, "c")?
+            .add_lua_sources(&source_dir, manifest_dir, &version)?
             .out_dir(&lib_dir)
             .try_compile(&lua_lib)?;
 
@@ -306,8 +306,36 @@ impl<T, E: Error> ErrorContext<T> for Result<T, E> {
     }
 }
 
+trait AddLuaSources {
+    fn add_lua_sources(
+        &mut self,
+        dir: &Path,
+        manifest_dir: &Path,
+        version: &Version,
+    ) -> Result<&mut Self, Box<dyn Error>>;
+}
+
 trait AddFilesByExt {
     fn add_files_by_ext(&mut self, dir: &Path, ext: &str) -> Result<&mut Self, Box<dyn Error>>;
+}
+
+impl AddLuaSources for cc::Build {
+    /// MOONBOX: Lua 5.4 builds as one translation unit (`onelua.c`, next to
+    /// this crate's manifest) so that the compiler inlines across files.
+    fn add_lua_sources(
+        &mut self,
+        dir: &Path,
+        manifest_dir: &Path,
+        version: &Version,
+    ) -> Result<&mut Self, Box<dyn Error>> {
+        match version {
+            Lua54 => {
+                self.file(manifest_dir.join("onelua.c"));
+                Ok(self)
+            }
+            _ => self.add_files_by_ext(dir, "c"),
+        }
+    }
 }
 
 impl AddFilesByExt for cc::Build {

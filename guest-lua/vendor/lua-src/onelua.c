@@ -1,0 +1,195 @@
+/*
+** MOONBOX: Lua 5.4's core and standard libraries as one translation unit,
+** in the manner of Lua's own onelua.c. Internal functions become static,
+** so the compiler can inline across what were separate files (table and
+** string lookups into the VM loop, for instance). In wasm every call that
+** is not inlined also pays a stack check and a fuel save and reload.
+*/
+/* as in ltablib.c: wasi-libc declares arc4random (table.sort's pivot
+   randomisation) only with its default feature macros */
+#if defined(__wasi__)
+#include <stdlib.h>
+#endif
+
+#include "lprefix.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* setup for luaconf.h */
+#define LUA_CORE
+#define LUA_LIB
+#define ltable_c
+#define lvm_c
+#include "luaconf.h"
+
+/* Lua's computed-goto dispatch (on by default with GCC-compatible
+   compilers) cannot be expressed in wasm: clang turns the label addresses
+   into numbers in a table in linear memory and every 'goto *' into one
+   switch over them, so each instruction paid an extra dependent load
+   before its branch. A plain switch is one 'br_table'. */
+#if defined(__wasm__)
+#define LUA_USE_JUMPTABLE	0
+#endif
+
+/* The standard libraries reach tables and the stack only through the C
+   API ('lua_geti', 'lua_seti', 'luaL_checkinteger', ...). Inlined, the
+   loops of 'table.insert', 'table.remove' and 'table.sort' cost a third
+   of what they did. Rust (mlua) still calls the out-of-line copies.
+   (clang skips the functions it cannot inline, the variadic ones; GCC,
+   which builds the host-side copy that precompiles the prelude, refuses.) */
+#if defined(__wasm__)
+#undef LUA_API
+#define LUA_API	__attribute__((always_inline)) extern
+#endif
+
+/* Integers become text through 'snprintf("%lld")', which in wasi-libc
+   runs musl's whole printf machinery for every 'tostring(n)' and every
+   number concatenated into a string. The same digits, written directly. */
+static int moonbox_integer2str (char *buff, size_t sz, LUA_INTEGER n) {
+  char digits[24];
+  int len = 0, i = 0;
+  unsigned LUA_INTEGER u = (n < 0) ? 0u - (unsigned LUA_INTEGER)n
+                                   : (unsigned LUA_INTEGER)n;
+  do {
+    digits[len++] = (char)('0' + (int)(u % 10));
+    u /= 10;
+  } while (u != 0);
+  if ((size_t)len + (n < 0) >= sz)  /* does not fit: as snprintf would */
+    return snprintf(buff, sz, LUA_INTEGER_FMT, (LUAI_UACINT)n);
+  if (n < 0)
+    buff[i++] = '-';
+  while (len > 0)
+    buff[i++] = digits[--len];
+  buff[i] = '\0';
+  return i;
+}
+#undef lua_integer2str
+#define lua_integer2str(s,sz,n)	moonbox_integer2str((s), (sz), (n))
+/* also for a plain "%d" in 'string.format' (lstrlib.c) */
+#define lua_integer2str_direct(s,sz,n)	moonbox_integer2str((s), (sz), (n))
+
+/* do not export internal symbols */
+#undef LUAI_FUNC
+#undef LUAI_DDEC
+#undef LUAI_DDEF
+#define LUAI_FUNC	static
+#define LUAI_DDEC(def)	/* empty */
+#define LUAI_DDEF	static
+
+/* core */
+#include "lzio.c"
+#include "lctype.c"
+#include "lopcodes.c"
+#include "lmem.c"
+#include "lundump.c"
+#include "ldump.c"
+#include "lstate.c"
+#include "lgc.c"
+#include "llex.c"
+#include "lcode.c"
+#include "lparser.c"
+#include "ldebug.c"
+#include "lfunc.c"
+#include "lobject.c"
+#include "ltm.c"
+#include "lstring.c"
+#include "ltable.c"
+#include "ldo.c"
+#include "lvm.c"
+#include "lapi.c"
+
+/* wasi-libc's <ctype.h> (musl, "C" locale only) makes 'tolower',
+   'isspace', 'isalnum' and others out-of-line calls; pattern matching and
+   'string.lower'/'upper' make one per character. These are the same
+   definitions, inlined. */
+static inline int moonbox_isalpha (int c) { return ((unsigned)c | 32) - 'a' < 26; }
+static inline int moonbox_isdigit (int c) { return (unsigned)c - '0' < 10; }
+static inline int moonbox_islower (int c) { return (unsigned)c - 'a' < 26; }
+static inline int moonbox_isupper (int c) { return (unsigned)c - 'A' < 26; }
+static inline int moonbox_isgraph (int c) { return (unsigned)c - 0x21 < 0x5e; }
+static inline int moonbox_isalnum (int c) {
+  return moonbox_isalpha(c) || moonbox_isdigit(c);
+}
+static inline int moonbox_ispunct (int c) {
+  return moonbox_isgraph(c) && !moonbox_isalnum(c);
+}
+static inline int moonbox_isspace (int c) { return c == ' ' || (unsigned)c - '\t' < 5; }
+static inline int moonbox_iscntrl (int c) { return (unsigned)c < 0x20 || c == 0x7f; }
+static inline int moonbox_isxdigit (int c) {
+  return moonbox_isdigit(c) || ((unsigned)c | 32) - 'a' < 6;
+}
+static inline int moonbox_tolower (int c) { return moonbox_isupper(c) ? (c | 32) : c; }
+static inline int moonbox_toupper (int c) { return moonbox_islower(c) ? (c & 0x5f) : c; }
+#if defined(__wasi__)
+#undef isalpha
+#undef isdigit
+#undef islower
+#undef isupper
+#undef isgraph
+#undef isalnum
+#undef ispunct
+#undef isspace
+#undef iscntrl
+#undef isxdigit
+#undef tolower
+#undef toupper
+#define isalpha		moonbox_isalpha
+#define isdigit		moonbox_isdigit
+#define islower		moonbox_islower
+#define isupper		moonbox_isupper
+#define isgraph		moonbox_isgraph
+#define isalnum		moonbox_isalnum
+#define ispunct		moonbox_ispunct
+#define isspace		moonbox_isspace
+#define iscntrl		moonbox_iscntrl
+#define isxdigit	moonbox_isxdigit
+#define tolower		moonbox_tolower
+#define toupper		moonbox_toupper
+#endif
+
+/* 'string.format' spans each conversion's flags with 'strspn', which in
+   musl first builds a 256-bit set from the accepted characters; for the
+   one or two characters of a typical specification a direct scan is
+   cheaper. */
+static inline size_t moonbox_strspn (const char *s, const char *accept) {
+  size_t n = 0;
+  for (; s[n] != '\0'; n++) {
+    const char *a = accept;
+    while (*a != '\0' && *a != s[n]) a++;
+    if (*a == '\0') break;
+  }
+  return n;
+}
+#if defined(__wasi__)
+#define strspn		moonbox_strspn
+#endif
+
+/* auxiliary library */
+#include "lauxlib.c"
+
+/* standard libraries */
+#include "lbaselib.c"
+#include "lcorolib.c"
+#include "ldblib.c"
+#include "liolib.c"
+#include "lmathlib.c"
+#include "loadlib.c"
+#include "loslib.c"
+#include "lstrlib.c"
+#include "ltablib.c"
+#include "lutf8lib.c"
+#include "linit.c"

@@ -1308,10 +1308,10 @@ static int str_format (lua_State *L) {
          intcase: {
           lua_Integer n = luaL_checkinteger(L, arg);
           checkformat(L, form, flags, 1);
-#if defined(lua_integer2str_direct)
+#if defined(MOONBOX_DIRECT_INTEGER2STR)
           /* MOONBOX: a plain '%d' is 'tostring' of an integer (onelua.c) */
           if ((form[1] == 'd' || form[1] == 'i') && form[2] == '\0') {
-            nb = lua_integer2str_direct(buff, maxitem, n);
+            nb = lua_integer2str(buff, maxitem, n);
             break;
           }
 #endif

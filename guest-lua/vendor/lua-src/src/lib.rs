@@ -105,6 +105,10 @@ impl Build {
     ///
     /// Returns an error if the build fails.
     pub fn try_build(&self, version: Version) -> Result<Artifacts, Box<dyn Error>> {
+        // MOONBOX: only Lua 5.4 is vendored, built from onelua.c.
+        if !matches!(version, Lua54) {
+            return Err("this copy of lua-src vendors Lua 5.4 only".into());
+        }
         let target = self.target.as_ref().ok_or("TARGET is not set")?;
         let out_dir = self.out_dir.as_ref().ok_or("OUT_DIR is not set")?;
         let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -223,7 +227,9 @@ impl Build {
             .include(&source_dir)
             .warnings(false) // Suppress all warnings
             .flag_if_supported("-fno-common") // Compile common globals like normal definitions
-            .add_lua_sources(&source_dir, manifest_dir, &version)?
+            // MOONBOX: one translation unit (onelua.c, next to Cargo.toml) that
+            // includes every source file; see MOONBOX.md.
+            .file(manifest_dir.join("onelua.c"))
             .out_dir(&lib_dir)
             .try_compile(&lua_lib)?;
 
@@ -306,47 +312,3 @@ impl<T, E: Error> ErrorContext<T> for Result<T, E> {
     }
 }
 
-trait AddLuaSources {
-    fn add_lua_sources(
-        &mut self,
-        dir: &Path,
-        manifest_dir: &Path,
-        version: &Version,
-    ) -> Result<&mut Self, Box<dyn Error>>;
-}
-
-trait AddFilesByExt {
-    fn add_files_by_ext(&mut self, dir: &Path, ext: &str) -> Result<&mut Self, Box<dyn Error>>;
-}
-
-impl AddLuaSources for cc::Build {
-    /// MOONBOX: Lua 5.4 builds as one translation unit (`onelua.c`, next to
-    /// this crate's manifest) so that the compiler inlines across files.
-    fn add_lua_sources(
-        &mut self,
-        dir: &Path,
-        manifest_dir: &Path,
-        version: &Version,
-    ) -> Result<&mut Self, Box<dyn Error>> {
-        match version {
-            Lua54 => {
-                self.file(manifest_dir.join("onelua.c"));
-                Ok(self)
-            }
-            _ => self.add_files_by_ext(dir, "c"),
-        }
-    }
-}
-
-impl AddFilesByExt for cc::Build {
-    fn add_files_by_ext(&mut self, dir: &Path, ext: &str) -> Result<&mut Self, Box<dyn Error>> {
-        for entry in fs::read_dir(dir)
-            .context(|| format!("Cannot read '{}'", dir.display()))?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().extension() == Some(ext.as_ref()))
-        {
-            self.file(entry.path());
-        }
-        Ok(self)
-    }
-}

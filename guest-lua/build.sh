@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Lua guest component reproducibly and installs it where the host
-# library embeds it (host/guest/moonbox_guest.wasm).
+# Builds the Lua guest component reproducibly, pre-initialises it, and
+# installs it where the host library embeds it (host/guest/moonbox_guest.wasm).
 #
 #   guest-lua/build.sh          build and install
 #   guest-lua/build.sh --check  build and fail if the committed file differs
@@ -80,8 +80,18 @@ cargo build --quiet --release --locked \
   --manifest-path "$root/guest-lua/Cargo.toml" \
   --target wasm32-wasip2 \
   --target-dir "$root/target/guest"
-built="$root/target/guest/wasm32-wasip2/release/moonbox_guest.wasm"
+compiled="$root/target/guest/wasm32-wasip2/release/moonbox_guest.wasm"
 echo "$lua_sum" >"$lua_stamp"
+
+# Pre-initialise: run the guest's `wizer-initialize` once and keep the memory
+# it leaves, so a sandbox starts with its Lua state built (tools/guest-snapshot;
+# sandbox/create 190 -> 71 us, BENCHMARKS.md). The tool is a host program of
+# the main workspace: built without the guest's flags, so that `cargo test`
+# reuses its wasmtime.
+built="$root/target/guest/moonbox_guest.snapshot.wasm"
+env -u CARGO_ENCODED_RUSTFLAGS -u SOURCE_DATE_EPOCH \
+  cargo run --quiet --locked --manifest-path "$root/Cargo.toml" -p guest-snapshot -- \
+  "$compiled" "$built"
 
 if [ "$check" = 1 ]; then
   if ! cmp -s "$built" "$artifact"; then

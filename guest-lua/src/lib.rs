@@ -1,8 +1,13 @@
 //! The Moonbox guest: Lua 5.4 (through mlua) compiled to a wasm component.
 //!
 //! The host creates one `sandbox` resource per script; the resource owns the
-//! Lua state, so nothing lives in a global. Everything a script can reach
-//! outside pure computation is an import of `wit/sandbox.wit`.
+//! Lua state. Everything a script can reach outside pure computation is an
+//! import of `wit/sandbox.wit`.
+//!
+//! The build pre-initialises the guest (`tools/guest-snapshot`, Wizer): it
+//! runs `wizer-initialize`, which prepares a Lua state with the safe library,
+//! and ships the memory that results. A new sandbox then starts from that
+//! image and only applies its own settings.
 
 mod depth;
 mod environment;
@@ -12,19 +17,40 @@ mod world_api;
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "sandbox",
+    world: "sandbox-build",
 });
 
-use exports::moonbox::sandbox::runtime::{Config, Guest, GuestSandbox, ScriptError};
+use exports::moonbox::sandbox::runtime::{Config, GuestSandbox, ScriptError};
 use mlua::chunk::ChunkMode;
+use std::cell::Cell;
+
 use mlua::{Lua, MultiValue, Value};
 
 /// First byte of every precompiled Lua chunk (`LUA_SIGNATURE`).
 const BINARY_CHUNK_MARK: u8 = 0x1b;
 
+thread_local! {
+    /// The Lua state `wizer-initialize` prepared at build time, until the
+    /// instance's first `create` takes it. The one piece of state outside a
+    /// resource, and a hand-off, not a share: the host makes one sandbox per
+    /// instance, and any later `create` prepares a state of its own.
+    static PREPARED: Cell<Option<Lua>> = const { Cell::new(None) };
+}
+
 struct Component;
 
 impl Guest for Component {
+    fn wizer_initialize() {
+        // Runs only in the build (tools/guest-snapshot): a failure there must
+        // fail the build, not ship a guest without its prepared state.
+        match environment::prepare() {
+            Ok(lua) => PREPARED.set(Some(lua)),
+            Err(e) => panic!("cannot prepare the Lua state: {e}"),
+        }
+    }
+}
+
+impl exports::moonbox::sandbox::runtime::Guest for Component {
     type Sandbox = LuaSandbox;
 }
 
@@ -36,7 +62,11 @@ struct LuaSandbox {
 
 impl GuestSandbox for LuaSandbox {
     fn create(config: Config) -> Result<exports::moonbox::sandbox::runtime::Sandbox, String> {
-        let lua = environment::create(&config).map_err(|e| format!("cannot set up Lua: {e}"))?;
+        let lua = match PREPARED.take() {
+            Some(lua) => lua,
+            None => environment::prepare().map_err(|e| format!("cannot set up Lua: {e}"))?,
+        };
+        environment::configure(&lua, &config).map_err(|e| format!("cannot configure Lua: {e}"))?;
         Ok(exports::moonbox::sandbox::runtime::Sandbox::new(
             LuaSandbox {
                 lua,

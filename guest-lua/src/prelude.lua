@@ -1,6 +1,8 @@
--- Runs once per sandbox, before any script, to narrow Lua's base library to
--- what is safe and deterministic. Arguments come from environment.rs.
-local console_out, console_warn, seed = ...
+-- Runs once per Lua state, before any script, to narrow Lua's base library
+-- to what is safe and deterministic. Arguments come from environment.rs. It
+-- runs at build time, in the guest's pre-initialised image: nothing here may
+-- depend on one sandbox's settings; those go to `configure` below.
+local console_out, console_warn = ...
 
 local select, tostring, type, error = select, tostring, type, error
 local concat, pack = table.concat, table.pack
@@ -53,11 +55,10 @@ warn = function(first, ...)
   if warnings_on then console_warn(concat(args, "", 1, args.n)) end
 end
 
--- math.random is seeded from the sandbox config; randomseed() without
--- arguments reseeds deterministically instead of from the clock.
+-- math.random is seeded from the sandbox config (`configure`); randomseed()
+-- without arguments reseeds deterministically instead of from the clock.
 local raw_randomseed = math.randomseed
-raw_randomseed(seed)
-local reseeds = 0
+local seed, reseeds = 0, 0
 math.randomseed = function(...)
   if select("#", ...) == 0 then
     reseeds = reseeds + 1
@@ -97,4 +98,10 @@ require = function(name)
   return result
 end
 
-return define_module
+-- One sandbox's settings, applied when the sandbox is created.
+local function configure(sandbox_seed)
+  seed, reseeds = sandbox_seed, 0
+  raw_randomseed(seed)
+end
+
+return define_module, configure

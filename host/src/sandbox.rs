@@ -477,3 +477,41 @@ fn script_error(error: GuestError, name: &str) -> ScriptError {
         GuestError::Refused(message) => ScriptError::SecurityViolation { message },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The committed guest is pre-initialised (`tools/guest-snapshot`): a new
+    //! sandbox adopts the Lua state in the guest's memory image instead of
+    //! building one. Fuel is exact, so this is measured, not timed.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::{SandboxConfig, ScriptEngine};
+
+    fn setup_fuel(sandbox: &Sandbox) -> u64 {
+        let State::Live { store, .. } = &sandbox.state else {
+            panic!("a new sandbox is live");
+        };
+        SETUP_FUEL - store.get_fuel().unwrap()
+    }
+
+    #[test]
+    fn a_new_sandbox_starts_from_the_pre_initialised_lua_state() {
+        let engine = ScriptEngine::new().unwrap();
+        let mut sandbox = engine.sandbox(&SandboxConfig::default()).unwrap();
+        // Building the state (mlua, the libraries, the prelude) costs about
+        // 540,000 fuel; applying a config to a prepared one a few thousand.
+        let fuel = setup_fuel(&sandbox);
+        assert!(
+            fuel < 50_000,
+            "setup took {fuel} fuel: is the guest pre-initialised?"
+        );
+        // And the prepared state is the whole environment.
+        sandbox
+            .run(
+                "check.lua",
+                b"assert(print and string.format and world and require and not os)",
+            )
+            .unwrap();
+    }
+}

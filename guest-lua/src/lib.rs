@@ -14,6 +14,7 @@ mod environment;
 mod errors;
 mod value;
 mod world_api;
+mod world_calls;
 
 wit_bindgen::generate!({
     path: "../wit",

@@ -78,6 +78,34 @@ pub fn decode_values(lua: &Lua, input: &[u8], count: usize) -> mlua::Result<(Mul
     Ok((values, consumed.get()))
 }
 
+/// Pushes the MessagePack value at the front of `input` onto the stack with
+/// the raw API; `false` for malformed input.
+///
+/// # Safety
+/// `state` must be a Lua state inside a protected call: lack of memory
+/// raises a Lua error, which unwinds the caller's frames.
+pub unsafe fn push_raw(state: *mut ffi::lua_State, input: &[u8]) -> bool {
+    let mut rest = input;
+    // SAFETY: as documented; `push` checks stack space for nested values.
+    unsafe {
+        ffi::luaL_checkstack(state, 1, c"no stack space for a value".as_ptr());
+        raw::push(state, &mut rest, 0)
+    }
+}
+
+/// Appends the Lua value at stack `index` to `out` as MessagePack.
+///
+/// # Safety
+/// As for [`push_raw`]; the value is only read.
+pub unsafe fn encode_raw(
+    state: *mut ffi::lua_State,
+    index: std::ffi::c_int,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    // SAFETY: as documented.
+    unsafe { raw_encode::value(state, index, out, 0) }
+}
+
 fn count_to_int(n: usize) -> std::ffi::c_int {
     std::ffi::c_int::try_from(n).unwrap_or(std::ffi::c_int::MAX)
 }

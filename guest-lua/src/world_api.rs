@@ -7,7 +7,7 @@
 use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
 
 use crate::moonbox::sandbox::ecs::{self as world, QueryPage, WorldError};
-use crate::value;
+use crate::{value, world_calls};
 
 /// Entities fetched per host call while a query is iterated.
 const QUERY_PAGE: u32 = 512;
@@ -15,8 +15,12 @@ const QUERY_PAGE: u32 = 512;
 /// Installs the `world` global.
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let api = lua.create_table()?;
-    api.raw_set("get", lua.create_function(get)?)?;
-    api.raw_set("set", lua.create_function(set)?)?;
+    // SAFETY: both are Lua C functions that raise errors only from frames
+    // that own nothing (world_calls.rs).
+    unsafe {
+        api.raw_set("get", lua.create_c_function(world_calls::get)?)?;
+        api.raw_set("set", lua.create_c_function(world_calls::set)?)?;
+    }
     api.raw_set("remove", lua.create_function(remove)?)?;
     api.raw_set("has", lua.create_function(has)?)?;
     api.raw_set("query", lua.create_function(query)?)?;
@@ -37,24 +41,6 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
         lua.create_function(|lua, _: Value| value::decode(lua, &world::config()))?,
     )?;
     lua.globals().raw_set("world", api)
-}
-
-fn get(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<Value> {
-    let component = name(lua, "get", &component)?;
-    match world::get(entity_bits(entity), &component) {
-        Ok(Some(bytes)) => value::decode(lua, &bytes),
-        Ok(None) => Ok(Value::Nil),
-        Err(e) => Err(failed(lua, "get", e)),
-    }
-}
-
-fn set(
-    lua: &Lua,
-    (_, entity, component, data): (Value, i64, mlua::LuaString, Value),
-) -> mlua::Result<()> {
-    let component = name(lua, "set", &component)?;
-    let bytes = encoded_value(lua, "set", &component, &data)?;
-    world::set(entity_bits(entity), &component, &bytes).map_err(|e| failed(lua, "set", e))
 }
 
 fn remove(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<bool> {
@@ -184,14 +170,18 @@ fn name(lua: &Lua, call: &str, name: &mlua::LuaString) -> mlua::Result<String> {
 }
 
 fn failed(lua: &Lua, call: &str, error: WorldError) -> mlua::Error {
-    let message = match error {
+    located(lua, failure_message(call, error))
+}
+
+/// The message of a Lua error for a world call the host refused.
+pub fn failure_message(call: &str, error: WorldError) -> String {
+    match error {
         WorldError::Denied(why) => format!("world:{call}: permission denied: {why}"),
         WorldError::Invalid(why) | WorldError::Unavailable(why) => format!("world:{call}: {why}"),
         WorldError::NoEntity(entity) => {
             format!("world:{call}: no such entity {}", entity_to_lua(entity))
         }
-    };
-    located(lua, message)
+    }
 }
 
 /// Prefixes the position of the Lua code that made the call, as `error` does.
@@ -209,7 +199,7 @@ fn located(lua: &Lua, message: String) -> mlua::Error {
 }
 
 /// Lua integers are i64; entity bits are u64. Reinterpreting keeps them distinct.
-fn entity_bits(entity: i64) -> u64 {
+pub fn entity_bits(entity: i64) -> u64 {
     u64::from_ne_bytes(entity.to_ne_bytes())
 }
 

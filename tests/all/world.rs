@@ -603,3 +603,101 @@ fn spawn_returns_a_usable_entity_and_bad_spawns_create_nothing() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn bad_arguments_to_get_and_set_are_catchable_errors_with_the_callers_line() {
+    let mut f = fixture();
+    f.load(
+        "careless",
+        "read = ['Position']\nwrite = ['Position']\nscope = 'all'",
+        r#"
+local function try(f, ...)
+  local ok, err = pcall(f, world, ...)
+  print(type(err), err)
+end
+function on_event(name, e)
+  try(world.get, "not an entity", "Position")
+  try(world.get, 1.5, "Position")
+  try(world.get, e, 42)
+  try(world.get, e, "\xff")
+  try(world.set, e, "Position", { x = print })
+  try(world.set, e, "Position", 7)
+  local ok, err = pcall(function() return world:get(e, nil) end)
+  print(err)
+  print(world:get(e, "Position").x)
+end
+"#,
+    );
+    let outcome = f.poke(f.mover);
+    assert!(matches!(outcome["careless"], Outcome::Ran), "{outcome:?}");
+    let printed: Vec<String> = f
+        .printed()
+        .iter()
+        .map(|l| l.trim_start_matches("[careless] ").to_owned())
+        .collect();
+    let expected = [
+        "string\tworld:get: the entity must be an integer, got a string",
+        "string\tworld:get: the entity must be an integer, got a number",
+        "string\tworld:get: the component name must be a string, got a number",
+        "string\tworld:get: component names must be UTF-8 text",
+        "string\tworld:set: invalid value for component 'Position': a function cannot be stored",
+    ];
+    for (line, want) in printed.iter().zip(expected) {
+        assert_eq!(line, want);
+    }
+    // A value of the wrong shape is refused by the host, not the guest.
+    assert!(printed[5].starts_with("string\tworld:set: "), "{printed:?}");
+    // Called from Lua code, the message carries the caller's position.
+    assert_eq!(
+        printed[6],
+        "main.lua:13: world:get: the component name must be a string, got a nil"
+    );
+    assert_eq!(printed[7], "1.0");
+    assert_eq!(f.position(f.mover), Position { x: 1.0, y: 2.0 });
+}
+
+#[test]
+fn a_world_get_that_runs_out_of_lua_memory_is_a_catchable_error() {
+    let mut f = fixture();
+    let manifest = "name = 'hungry'\nversion = '1'\n[permissions]\nread = ['Position']\nscope = 'all'\n[budget]\nmemory = 300_000\n";
+    f.manager
+        .load(
+            ModSource::from_parts(
+                "test",
+                manifest,
+                [(
+                    "main.lua".into(),
+                    br#"
+function on_event(name, e)
+  -- Fill the heap until even a small table does not fit, then ask for one.
+  local hog, failures = {}, 0
+  pcall(function()
+    while true do hog[#hog + 1] = {} end
+  end)
+  -- The array's last doubling failed; fill what is left with small tables.
+  pcall(function()
+    while true do hog.list = { hog.list } end
+  end)
+  for i = 1, 50 do
+    local ok, err = pcall(world.get, world, e, "Position")
+    if not ok then failures = failures + 1; last = err end
+  end
+  hog = nil
+  collectgarbage()
+  print(failures > 0, last, world:get(e, "Position").y)
+end
+"#
+                    .to_vec(),
+                )],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let outcome = f.poke(f.mover);
+    let printed = f.printed();
+    assert!(
+        matches!(outcome["hungry"], Outcome::Ran),
+        "{outcome:?} {printed:?}"
+    );
+    assert_eq!(printed, ["[hungry] true\tnot enough memory\t2.0"]);
+}

@@ -106,6 +106,17 @@ pub unsafe fn encode_raw(
     unsafe { raw_encode::value(state, index, out, 0) }
 }
 
+/// The name of Lua type tag `kind` ("nil", "table", ...).
+///
+/// # Safety
+/// `state` must be a valid Lua state.
+pub unsafe fn type_name(state: *mut ffi::lua_State, kind: std::ffi::c_int) -> String {
+    // SAFETY: `lua_typename` returns a static C string for any type tag.
+    unsafe { std::ffi::CStr::from_ptr(ffi::lua_typename(state, kind)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn count_to_int(n: usize) -> std::ffi::c_int {
     std::ffi::c_int::try_from(n).unwrap_or(std::ffi::c_int::MAX)
 }
@@ -287,12 +298,10 @@ mod raw {
 
 /// The raw-API encoder behind [`encode`].
 mod raw_encode {
-    use std::ffi::CStr;
-
     use mlua::ffi::{self, lua_State};
     use rmp::encode as write;
 
-    use super::{MAX_DEPTH, count, io};
+    use super::{MAX_DEPTH, count, io, type_name};
 
     unsafe fn table(
         state: *mut lua_State,
@@ -398,12 +407,5 @@ mod raw_encode {
             }
         }
         Ok(())
-    }
-
-    unsafe fn type_name(state: *mut lua_State, kind: i32) -> String {
-        // SAFETY: `lua_typename` returns a static C string for any type tag.
-        unsafe { CStr::from_ptr(ffi::lua_typename(state, kind)) }
-            .to_string_lossy()
-            .into_owned()
     }
 }

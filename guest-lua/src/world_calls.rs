@@ -117,12 +117,10 @@ unsafe fn name_arg<'a>(state: *mut lua_State, call: &str) -> Result<&'a str, Rai
     }
 }
 
-/// "a nil", "a number 1.5" style description of argument `index`.
+/// "a nil", "a string": the type of argument `index`, for messages.
 unsafe fn type_name(state: *mut lua_State, index: c_int) -> String {
-    // SAFETY: `lua_typename` returns a static C string for any type tag.
-    let name =
-        unsafe { std::ffi::CStr::from_ptr(ffi::lua_typename(state, ffi::lua_type(state, index))) };
-    format!("a {}", name.to_string_lossy())
+    // SAFETY: reading an argument's type does not raise.
+    unsafe { format!("a {}", value::type_name(state, ffi::lua_type(state, index))) }
 }
 
 /// Pushes the decoded `bytes`, or leaves an error object.

@@ -659,15 +659,10 @@ end
 #[test]
 fn a_world_get_that_runs_out_of_lua_memory_is_a_catchable_error() {
     let mut f = fixture();
-    let manifest = "name = 'hungry'\nversion = '1'\n[permissions]\nread = ['Position']\nscope = 'all'\n[budget]\nmemory = 300_000\n";
-    f.manager
-        .load(
-            ModSource::from_parts(
-                "test",
-                manifest,
-                [(
-                    "main.lua".into(),
-                    br#"
+    f.load(
+        "hungry",
+        "read = ['Position']\nscope = 'all'\n[budget]\nmemory = 300_000",
+        r#"
 function on_event(name, e)
   -- Fill the heap until even a small table does not fit, then ask for one.
   local hog, failures = {}, 0
@@ -686,13 +681,8 @@ function on_event(name, e)
   collectgarbage()
   print(failures > 0, last, world:get(e, "Position").y)
 end
-"#
-                    .to_vec(),
-                )],
-            )
-            .unwrap(),
-        )
-        .unwrap();
+"#,
+    );
     let outcome = f.poke(f.mover);
     let printed = f.printed();
     assert!(

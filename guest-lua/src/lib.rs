@@ -15,6 +15,7 @@ mod errors;
 mod value;
 mod world_api;
 mod world_calls;
+mod world_query;
 
 wit_bindgen::generate!({
     path: "../wit",

@@ -93,6 +93,27 @@ pub unsafe fn push_raw(state: *mut ffi::lua_State, input: &[u8]) -> bool {
     }
 }
 
+/// Pushes the `count` consecutive MessagePack values at the front of `input`
+/// and says how many bytes they took; `None` for malformed input.
+///
+/// # Safety
+/// As for [`push_raw`], and the caller has checked stack space for `count`
+/// values.
+pub unsafe fn push_raw_values(
+    state: *mut ffi::lua_State,
+    input: &[u8],
+    count: std::ffi::c_int,
+) -> Option<usize> {
+    let mut rest = input;
+    for _ in 0..count {
+        // SAFETY: as documented.
+        if !unsafe { raw::push(state, &mut rest, 0) } {
+            return None;
+        }
+    }
+    Some(input.len() - rest.len())
+}
+
 /// Appends the Lua value at stack `index` to `out` as MessagePack.
 ///
 /// # Safety

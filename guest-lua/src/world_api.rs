@@ -4,26 +4,23 @@
 //! plain tables, converted by `value.rs`. Errors are Lua errors carrying the
 //! caller's position, so a mod's author sees the line of the failing call.
 
-use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
+use mlua::{Lua, Table, Value};
 
-use crate::moonbox::sandbox::ecs::{self as world, QueryPage, WorldError};
-use crate::{value, world_calls};
-
-/// Entities fetched per host call while a query is iterated.
-const QUERY_PAGE: u32 = 512;
+use crate::moonbox::sandbox::ecs::{self as world, WorldError};
+use crate::{value, world_calls, world_query};
 
 /// Installs the `world` global.
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let api = lua.create_table()?;
-    // SAFETY: both are Lua C functions that raise errors only from frames
-    // that own nothing (world_calls.rs).
+    // SAFETY: these are Lua C functions that raise errors only from frames
+    // that own nothing (world_calls.rs, world_query.rs).
     unsafe {
         api.raw_set("get", lua.create_c_function(world_calls::get)?)?;
         api.raw_set("set", lua.create_c_function(world_calls::set)?)?;
+        api.raw_set("query", lua.create_c_function(world_query::query)?)?;
     }
     api.raw_set("remove", lua.create_function(remove)?)?;
     api.raw_set("has", lua.create_function(has)?)?;
-    api.raw_set("query", lua.create_function(query)?)?;
     api.raw_set("spawn", lua.create_function(spawn)?)?;
     api.raw_set("despawn", lua.create_function(despawn)?)?;
     api.raw_set(
@@ -51,73 +48,6 @@ fn remove(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> m
 fn has(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<bool> {
     let component = name(lua, "has", &component)?;
     world::has(entity_bits(entity), &component).map_err(|e| failed(lua, "has", e))
-}
-
-/// `for e, a, b in world:query("A", "B") do ... end`
-fn query(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Function> {
-    let mut names = Vec::with_capacity(args.len().saturating_sub(1));
-    for arg in args.iter().skip(1) {
-        match arg {
-            Value::String(s) => names.push(name(lua, "query", s)?),
-            other => {
-                return Err(located(
-                    lua,
-                    format!(
-                        "world:query: component names must be strings, got a {}",
-                        other.type_name()
-                    ),
-                ));
-            }
-        }
-    }
-    if names.is_empty() {
-        return Err(located(
-            lua,
-            "world:query: name at least one component".into(),
-        ));
-    }
-    let width = names.len();
-    let first = world::query(&names, QUERY_PAGE).map_err(|e| failed(lua, "query", e))?;
-    let mut page = Page::new(first);
-    lua.create_function_mut(move |lua, _: MultiValue| {
-        if page.index == page.entities.len() {
-            let Some(cursor) = page.next.take() else {
-                return Ok(MultiValue::new());
-            };
-            let more =
-                world::query_next(cursor, QUERY_PAGE).map_err(|e| failed(lua, "query", e))?;
-            page = Page::new(more);
-            if page.entities.is_empty() {
-                return Ok(MultiValue::new());
-            }
-        }
-        let (mut results, used) = value::decode_values(lua, &page.values[page.offset..], width)?;
-        results.push_front(Value::Integer(entity_to_lua(page.entities[page.index])));
-        page.offset += used;
-        page.index += 1;
-        Ok(results)
-    })
-}
-
-/// A page of query results and how far the loop has read it.
-struct Page {
-    entities: Vec<u64>,
-    values: Vec<u8>,
-    next: Option<u32>,
-    index: usize,
-    offset: usize,
-}
-
-impl Page {
-    fn new(page: QueryPage) -> Self {
-        Self {
-            entities: page.entities,
-            values: page.values,
-            next: page.next,
-            index: 0,
-            offset: 0,
-        }
-    }
 }
 
 /// `world:spawn{Position = {x = 1, y = 2}}` returns the new entity.
@@ -203,6 +133,6 @@ pub fn entity_bits(entity: i64) -> u64 {
     u64::from_ne_bytes(entity.to_ne_bytes())
 }
 
-fn entity_to_lua(bits: u64) -> i64 {
+pub fn entity_to_lua(bits: u64) -> i64 {
     i64::from_ne_bytes(bits.to_ne_bytes())
 }

@@ -47,7 +47,7 @@ pub unsafe extern "C-unwind" fn set(state: *mut lua_State) -> c_int {
 }
 
 /// An error object is on top of the stack, to be raised by the caller.
-struct Raise;
+pub(crate) struct Raise;
 
 unsafe fn get_onto_stack(state: *mut lua_State) -> Result<(), Raise> {
     // SAFETY: arguments are read in place; the host's bytes live in this
@@ -118,7 +118,7 @@ unsafe fn name_arg<'a>(state: *mut lua_State, call: &str) -> Result<&'a str, Rai
 }
 
 /// "a nil", "a string": the type of argument `index`, for messages.
-unsafe fn type_name(state: *mut lua_State, index: c_int) -> String {
+pub(crate) unsafe fn type_name(state: *mut lua_State, index: c_int) -> String {
     // SAFETY: reading an argument's type does not raise.
     unsafe { format!("a {}", value::type_name(state, ffi::lua_type(state, index))) }
 }
@@ -174,7 +174,7 @@ unsafe fn encode_value(
 
 /// Pushes `message`, prefixed with the position of the Lua code that made
 /// the world call (as `error` does), and returns [`Raise`].
-unsafe fn error(state: *mut lua_State, message: &str) -> Raise {
+pub(crate) unsafe fn error(state: *mut lua_State, message: &str) -> Raise {
     // SAFETY: building the string allocates, so it runs protected; if that
     // fails, its error object (out of memory) is what gets raised.
     // Either the message or, if building it failed, that error is on top.
@@ -197,7 +197,7 @@ unsafe fn error(state: *mut lua_State, message: &str) -> Raise {
 ///
 /// `body` must own nothing that needs dropping: a Lua error unwinds it
 /// without running destructors.
-unsafe fn protected<F: FnMut(*mut lua_State) -> c_int>(
+pub(crate) unsafe fn protected<F: FnMut(*mut lua_State) -> c_int>(
     state: *mut lua_State,
     nargs: c_int,
     nresults: c_int,

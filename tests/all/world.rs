@@ -691,3 +691,182 @@ end
     );
     assert_eq!(printed, ["[hungry] true\tnot enough memory\t2.0"]);
 }
+
+/// Spawns `count` entities with a Position and a Health each, `x = i`,
+/// `hp = i`; returns them in spawn order.
+fn spawn_many(world: &mut World, count: u32) -> Vec<Entity> {
+    (0..count)
+        .map(|i| {
+            world.spawn((
+                Position {
+                    x: f64::from(i),
+                    y: 0.5,
+                },
+                Health {
+                    hp: i64::from(i),
+                    max: 10_000,
+                },
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn queries_larger_than_a_page_see_every_entity_once_with_its_values() {
+    let mut f = fixture();
+    // Several host pages: the iterator fetches 512 entities at a time.
+    let spawned = spawn_many(&mut f.world, 1300);
+    f.load(
+        "counter",
+        "read = ['Position', 'Health']\nscope = 'all'",
+        "function on_tick()
+           local n, xs, hps, seen, mismatched = 0, 0, 0, {}, 0
+           for e, p, h in world:query('Position', 'Health') do
+             n = n + 1
+             xs = xs + p.x
+             hps = hps + h.hp
+             if seen[e] then error('entity seen twice') end
+             seen[e] = true
+             if p.x ~= h.hp then mismatched = mismatched + 1 end
+           end
+           -- A loop left early, then a fresh query: each has its own cursor.
+           local early = 0
+           for e in world:query('Health') do
+             early = early + 1
+             if early == 600 then break end
+           end
+           local after = 0
+           for e in world:query('Health') do after = after + 1 end
+           print(n, xs, hps, mismatched, early, after)
+         end",
+    );
+    let outcome = f.tick();
+    assert!(matches!(outcome["counter"], Outcome::Ran), "{outcome:?}");
+    // The fixture's mover also has both components (x = 1, hp = 5).
+    let n = spawned.len() + 1;
+    let sum: f64 = (0..1300).map(f64::from).sum::<f64>() + 1.0;
+    let hps: i64 = (0..1300).sum::<i64>() + 5;
+    assert_eq!(
+        f.printed(),
+        [format!("[counter] {n}\t{sum:?}\t{hps}\t1\t600\t{n}")]
+    );
+}
+
+#[test]
+fn bad_arguments_to_query_are_catchable_errors_with_the_callers_line() {
+    let mut f = fixture();
+    f.load(
+        "careless",
+        "read = ['Position']\nscope = 'all'",
+        r#"
+local function try(...)
+  local ok, err = pcall(world.query, world, ...)
+  print(ok, err)
+end
+function on_tick()
+  try()
+  try(42)
+  try("Position", {})
+  try("\xff")
+  local ok, err = pcall(function() for e in world:query(nil) do end end)
+  print(err)
+  local n = 0
+  for e in world:query("Position") do n = n + 1 end
+  print(n)
+end
+"#,
+    );
+    let outcome = f.tick();
+    assert!(matches!(outcome["careless"], Outcome::Ran), "{outcome:?}");
+    let printed: Vec<String> = f
+        .printed()
+        .iter()
+        .map(|l| l.trim_start_matches("[careless] ").to_owned())
+        .collect();
+    assert_eq!(
+        printed[..4],
+        [
+            "false\tworld:query: name at least one component",
+            "false\tworld:query: component names must be strings, got a number",
+            "false\tworld:query: component names must be strings, got a table",
+            "false\tworld:query: component names must be UTF-8 text",
+        ]
+    );
+    assert_eq!(
+        printed[4],
+        "main.lua:11: world:query: component names must be strings, got a nil"
+    );
+    assert_eq!(printed[5], "2");
+}
+
+#[test]
+fn an_iterator_called_by_a_finalizer_during_its_own_step_is_an_error_not_a_crash() {
+    let mut f = fixture();
+    spawn_many(&mut f.world, 3000);
+    f.load(
+        "sneaky",
+        "read = ['Position', 'Health']\nscope = 'all'",
+        "function on_tick()
+           local it = world:query('Position', 'Health')
+           local looping, reentered, stepped, last = false, 0, 0, nil
+           -- Finalizers run during the allocations of later steps, that is,
+           -- inside the iterator; each one tries to step it again.
+           for i = 1, 500 do
+             setmetatable({}, { __gc = function()
+               if not looping then return end
+               local ok, err = pcall(it)
+               if ok then stepped = stepped + 1 else reentered = reentered + 1; last = err end
+             end })
+           end
+           local n = 0
+           looping = true
+           for e, p, h in it do n = n + 1 end
+           looping = false
+           print(n, reentered > 0, stepped, last)
+         end",
+    );
+    let outcome = f.tick();
+    assert!(matches!(outcome["sneaky"], Outcome::Ran), "{outcome:?}");
+    assert_eq!(
+        f.printed(),
+        ["[sneaky] 3001\ttrue\t0\tworld:query: the iterator was called while it ran"]
+    );
+}
+
+#[test]
+fn a_query_step_that_runs_out_of_lua_memory_is_a_catchable_error() {
+    let mut f = fixture();
+    spawn_many(&mut f.world, 100);
+    f.load(
+        "hungry",
+        "read = ['Position', 'Health']\nscope = 'all'\n[budget]\nmemory = 300_000",
+        r#"
+function on_tick()
+  local it = world:query("Position", "Health")
+  local hog, failures, rows = {}, 0, 0
+  pcall(function()
+    while true do hog[#hog + 1] = {} end
+  end)
+  pcall(function()
+    while true do hog.list = { hog.list } end
+  end)
+  for i = 1, 50 do
+    local ok, err = pcall(it)
+    if ok then rows = rows + 1 else failures = failures + 1; last = err end
+  end
+  hog = nil
+  collectgarbage()
+  -- The failed steps consumed nothing: the loop resumes where it was.
+  for e, p in it do rows = rows + 1 end
+  print(failures > 0, last, rows)
+end
+"#,
+    );
+    let outcome = f.tick();
+    let printed = f.printed();
+    assert!(
+        matches!(outcome["hungry"], Outcome::Ran),
+        "{outcome:?} {printed:?}"
+    );
+    assert_eq!(printed, ["[hungry] true\tnot enough memory\t101"]);
+}

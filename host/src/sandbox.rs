@@ -100,6 +100,7 @@ impl Sandbox {
             memory: MemoryLimiter::new(cap),
             stderr,
             session: None,
+            queries_opened: 0,
             violation: None,
         };
         let mut store = Store::new(engine, state);
@@ -265,13 +266,18 @@ impl Sandbox {
     }
 
     /// Attaches the world for the next calls.
-    pub(crate) fn attach(&mut self, session: Box<WorldSession>) {
-        self.state_data_mut().session = Some(session);
+    pub(crate) fn attach(&mut self, mut session: Box<WorldSession>) {
+        let state = self.state_data_mut();
+        session.number_queries_from(state.queries_opened);
+        state.session = Some(session);
     }
 
     /// Takes the world back (also from a discarded sandbox).
     pub(crate) fn detach(&mut self) -> Option<Box<WorldSession>> {
-        self.state_data_mut().session.take()
+        let state = self.state_data_mut();
+        let session = state.session.take()?;
+        state.queries_opened = session.next_query_number();
+        Some(session)
     }
 
     /// Bytes the Lua allocator holds now (0 once the sandbox is discarded).

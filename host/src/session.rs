@@ -66,6 +66,8 @@ pub(crate) struct WorldSession {
     despawned: HashSet<Entity>,
     despawn_order: Vec<Entity>,
     queries: Vec<Query>,
+    /// The number the host gives this call's first query (`queries[0]`).
+    first_query: u32,
 }
 
 /// An open query: its components and the entities it matched at its start.
@@ -110,7 +112,20 @@ impl WorldSession {
             despawned: HashSet::new(),
             despawn_order: Vec::new(),
             queries: Vec::new(),
+            first_query: 0,
         }
+    }
+
+    /// Numbers this call's queries from `first` on (the count earlier calls
+    /// of the sandbox opened).
+    pub(crate) fn number_queries_from(&mut self, first: u32) {
+        self.first_query = first;
+    }
+
+    /// The number the sandbox's next call numbers its queries from.
+    pub(crate) fn next_query_number(&self) -> u32 {
+        let opened = u32::try_from(self.queries.len()).unwrap_or(u32::MAX);
+        self.first_query.wrapping_add(opened)
     }
 
     /// Ends the call: keeps its changes if `commit`, otherwise restores the
@@ -211,7 +226,7 @@ impl WorldSession {
                     entity,
                 })
         });
-        let cursor = u32::try_from(self.queries.len()).unwrap_or(u32::MAX);
+        let cursor = self.next_query_number();
         self.queries.push(Query {
             components,
             entities,
@@ -221,9 +236,13 @@ impl WorldSession {
     }
 
     pub(crate) fn query_next(&mut self, cursor: u32, max: u32) -> Result<QueryPage, Refusal> {
-        let index = usize::try_from(cursor).unwrap_or(usize::MAX);
+        let index = usize::try_from(cursor.wrapping_sub(self.first_query)).unwrap_or(usize::MAX);
         let Some(query) = self.queries.get_mut(index) else {
-            return Err(WorldError::Invalid(format!("no open query {cursor}")).into());
+            return Err(WorldError::Invalid(
+                "the query has ended: a query lasts only as long as the handler call that opened it"
+                    .into(),
+            )
+            .into());
         };
         let max = usize::try_from(max.max(1)).unwrap_or(usize::MAX);
         let mut entities = Vec::new();

@@ -21,6 +21,10 @@ pub(crate) struct StoreState {
     pub(crate) stderr: MemoryOutputPipe,
     /// The world, while a handler call runs against it.
     pub(crate) session: Option<Box<WorldSession>>,
+    /// Queries the sandbox's calls have opened. Numbering queries across
+    /// calls lets an iterator kept past its call be refused, instead of
+    /// reading a later call's query that got the same number.
+    pub(crate) queries_opened: u32,
     /// A permission denial that ended the current call.
     pub(crate) violation: Option<String>,
 }
@@ -36,6 +40,7 @@ impl StoreState {
             memory: MemoryLimiter::new(0),
             stderr,
             session: None,
+            queries_opened: 0,
             violation: None,
         }
     }

@@ -870,3 +870,40 @@ end
     );
     assert_eq!(printed, ["[hungry] true\tnot enough memory\t101"]);
 }
+#[test]
+fn an_iterator_kept_past_its_call_is_refused_not_pointed_at_a_later_query() {
+    let mut f = fixture();
+    spawn_many(&mut f.world, 1000);
+    f.load(
+        "keeper",
+        "read = ['Position', 'Health']\nscope = 'all'",
+        "local saved
+         function on_tick()
+           if saved == nil then
+             saved = world:query('Position')
+             saved()
+             return
+           end
+           -- This call's first query, which a stale cursor number would hit.
+           local live = world:query('Health')
+           local n = 0
+           local ok, err = pcall(function()
+             for e, p in saved do n = n + 1; assert(p.x, 'not a Position') end
+           end)
+           local m = 0
+           for e in live do m = m + 1 end
+           print(n, ok, err, m)
+         end",
+    );
+    f.tick();
+    let outcome = f.tick();
+    assert!(matches!(outcome["keeper"], Outcome::Ran), "{outcome:?}");
+    // 1002 entities have a Position: the kept page of 512 had 511 left.
+    assert_eq!(
+        f.printed(),
+        [
+            "[keeper] 511\tfalse\tmain.lua:12: world:query: the query has ended: \
+          a query lasts only as long as the handler call that opened it\t1001"
+        ]
+    );
+}

@@ -57,7 +57,7 @@ pub fn decode_args(lua: &Lua, input: &[u8]) -> mlua::Result<MultiValue> {
 
 /// Decodes `count` consecutive values from the front of `input` in one
 /// protected call, and says how many bytes they took.
-pub fn decode_values(lua: &Lua, input: &[u8], count: usize) -> mlua::Result<(MultiValue, usize)> {
+fn decode_values(lua: &Lua, input: &[u8], count: usize) -> mlua::Result<(MultiValue, usize)> {
     let consumed = std::cell::Cell::new(0usize);
     // SAFETY: the closure runs inside mlua's protected call on the locked
     // state. It only pushes values and sets fields; a Lua error (out of

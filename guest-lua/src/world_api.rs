@@ -79,7 +79,7 @@ fn despawn(lua: &Lua, (_, entity): (Value, i64)) -> mlua::Result<()> {
 }
 
 fn encoded_value(lua: &Lua, call: &str, component: &str, data: &Value) -> mlua::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+    let mut bytes = value::value_buffer();
     value::encode(lua, data, &mut bytes).map_err(|reason| {
         located(
             lua,

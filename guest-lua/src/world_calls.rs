@@ -150,7 +150,7 @@ unsafe fn encode_value(
     index: c_int,
     component: &str,
 ) -> Result<Vec<u8>, Raise> {
-    let mut bytes = Vec::new();
+    let mut bytes = value::value_buffer();
     let mut failure = None;
     // SAFETY: the value is passed to the protected call as its argument (its
     // index 2, after the closure); encoding raises only for stack space.

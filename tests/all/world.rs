@@ -437,6 +437,26 @@ fn bad_values_from_lua_are_catchable_errors_and_write_nothing() {
     assert_eq!(f.hash(), before);
 }
 
+/// Keys `1..n` make an array, which a struct component also accepts (its
+/// fields in order); the strings "1" and "2" are keys of a map, whatever
+/// they would convert to, so the same values under them are refused.
+#[test]
+fn integer_keys_make_an_array_and_numeric_strings_a_map() {
+    let mut f = fixture();
+    f.load(
+        "keys",
+        "read = ['Position']\nwrite = ['Position']\nscope = 'all'",
+        "function on_event(name, e)
+           print(pcall(world.set, world, e, 'Position', { [1] = 3, [2] = 4 }))
+           local ok, err = pcall(world.set, world, e, 'Position', { ['1'] = 5, ['2'] = 6 })
+           print(ok, tostring(err):match('invalid value') ~= nil)
+         end",
+    );
+    assert_eq!(f.poke(f.mover)["keys"], Outcome::Ran);
+    assert_eq!(f.printed(), ["[keys] true", "[keys] false\ttrue"]);
+    assert_eq!(f.position(f.mover), Position { x: 3.0, y: 4.0 });
+}
+
 #[test]
 fn handler_errors_name_the_file_and_line() {
     let mut f = fixture_with(|r| Policy {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use moonbox::replay::{Inputs, ReplayFile, Simulation};
+use moonbox::{ReplayFile, ReplayInputs as Inputs, Simulation};
 use moonbox::{ScriptEngine, demo};
 
 const TICKS: u64 = 100;

@@ -15,7 +15,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use hecs::{Entity, World};
 use mlua::{Lua, LuaSerdeExt, Value};
 use moonbox::demo::{self, Position, Velocity};
-use moonbox::mods::{ModSource, Policy};
+use moonbox::{ModSource, Policy};
 use moonbox::{ScriptEngine, ScriptManager, ScriptSystem};
 
 const ENTITIES: usize = 10_000;
@@ -54,7 +54,7 @@ read = ["Position", "Velocity"]
 write = ["Position"]
 scope = "all"
 [budget]
-fuel_per_tick = 1_000_000_000
+fuel_per_call = 1_000_000_000
 "#;
 
 fn world() -> (World, Entity) {

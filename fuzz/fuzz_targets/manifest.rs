@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use moonbox::mods::{LoadError, ModSource, Policy};
+use moonbox::{LoadError, ModSource, Policy};
 use moonbox::{ScriptEngine, ScriptManager, demo};
 
 /// Compiled once per fuzzing process, then only read.

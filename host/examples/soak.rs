@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use moonbox::demo;
-use moonbox::mods::{ModSource, Policy};
+use moonbox::{ModSource, Policy};
 use moonbox::{ScriptEngine, ScriptManager, ScriptSystem};
 
 fn main() -> Result<()> {
@@ -101,10 +101,7 @@ fn many(mods: usize, ticks: u64) -> Result<()> {
             sample(&format!("tick {tick}"));
         }
         let outcomes = system.tick(&mut manager, &mut world, 1.0 / 60.0);
-        if outcomes
-            .values()
-            .any(|o| !matches!(o, moonbox::Outcome::Ran))
-        {
+        if !outcomes.all_ran() {
             bail!("a mod failed: {outcomes:?}");
         }
     }
@@ -126,7 +123,7 @@ fn soak_demo(ticks: u64) -> Result<()> {
     for source in demo::example_mods()? {
         manager.load(source)?;
     }
-    let budget = "[budget]\nfuel_per_tick = 2000000\nmemory = 1048576";
+    let budget = "[budget]\nfuel_per_call = 2000000\nmemory = 1048576";
     let hostile = [
         ("spinner", "function on_tick() while true do end end"),
         (
@@ -156,8 +153,8 @@ fn soak_demo(ticks: u64) -> Result<()> {
     for tick in 1..=ticks {
         let outcomes = system.tick(&mut manager, &mut world, 1.0 / 60.0);
         disabled_events += outcomes
-            .values()
-            .filter(|o| matches!(o, moonbox::Outcome::Failed { disabled: true, .. }))
+            .failures()
+            .filter(|(_, _, disabled)| *disabled)
             .count() as u64;
         if tick % 100 == 0 {
             for (name, _) in hostile {

@@ -28,40 +28,50 @@
 //! # }
 //! ```
 
-mod bindings;
-pub mod console;
-pub mod demo;
-mod engine;
-mod epoch;
-mod error;
-pub mod limits;
-mod manager;
-pub mod mods;
-pub mod permissions;
-mod registry;
-pub mod replay;
-mod sandbox;
-mod session;
-mod store_state;
-mod system;
-mod wasi;
-mod world_file;
-mod world_hash;
+//! Engines usually want the front door, [`Moonbox`]: a registry of their
+//! component types, a [`Policy`], mods from a folder and a game loop. The
+//! parts it is made of ([`ScriptEngine`], [`ScriptManager`],
+//! [`ScriptSystem`]) are public for engines that need them separately.
+//! `docs/architecture.md` maps the modules.
 
-pub use console::{Channel, Console, ConsoleLine};
-pub use engine::{
+mod host;
+mod mods;
+mod replay;
+mod runtime;
+mod system;
+mod world;
+
+#[cfg(feature = "demo")]
+pub mod demo;
+
+pub use host::{Moonbox, MoonboxBuilder};
+pub use mods::{
+    Budget, DEFAULT_FUEL_PER_CALL, LoadError, LoadedMod, MAX_FILES, MAX_SOURCE_BYTES, Manifest,
+    ManifestError, ModSource, ModStats, ModStatus, Policy, RequestedPermissions, ScriptManager,
+};
+pub use replay::{
+    Difference as WorldDifference, Divergence, FORMAT_VERSION as REPLAY_FORMAT_VERSION,
+    Inputs as ReplayInputs, RecordedEvent, RecordedMod, ReplayError, ReplayFile, ReplayReport,
+    Simulation, TickRecord, first_difference, replay,
+};
+pub use runtime::console::{Channel, Console, ConsoleLine, DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES};
+pub use runtime::engine::{
     DEFAULT_MAX_WASM_STACK, EPOCH_TICK, EngineConfig, GUEST_COMPONENT, PoolingConfig, ScriptEngine,
 };
-pub use error::{LimitKind, ScriptError};
-pub use limits::Limits;
-pub use manager::{LoadedMod, ModStats, ModStatus, ScriptManager};
-pub use permissions::Permissions;
-pub use registry::{ComponentRegistry, ComponentValue, RegistryError};
-pub use sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
-pub use session::{MAX_OPEN_QUERIES, ViolationPolicy};
-pub use system::{Outcome, ScriptSystem};
-pub use world_file::{world_from_json, world_to_json};
-pub use world_hash::world_hash;
+pub use runtime::error::{LimitKind, ScriptError};
+pub use runtime::limits::{
+    DEFAULT_FUEL, DEFAULT_HARD_MEMORY_HEADROOM, DEFAULT_MAX_DEPTH, DEFAULT_MEMORY,
+    DEFAULT_WALL_CLOCK, Limits, MIN_HARD_MEMORY, MIN_MEMORY,
+};
+pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
+pub use system::{Outcome, ScriptSystem, TickReport};
+pub use world::file::{WorldFileError, world_from_json, world_to_json};
+pub use world::hash::world_hash;
+pub use world::permissions::{
+    ComponentAccess, Denied, EntityFacts, EntityScope, Operation, Permissions,
+};
+pub use world::registry::{ComponentRegistry, RegistryError};
+pub use world::transaction::{MAX_OPEN_QUERIES, ViolationPolicy};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

@@ -64,7 +64,7 @@ fn infinite_loop_reports_fuel_limit_as_json_and_exits_3() {
     assert_eq!(report["status"], "limit");
     assert_eq!(report["error"]["kind"], "fuel");
     assert_eq!(report["output"], serde_json::json!(["before"]));
-    assert_eq!(report["fuel_used"], moonbox::limits::DEFAULT_FUEL);
+    assert_eq!(report["fuel_used"], moonbox::DEFAULT_FUEL);
     assert!(report["memory_peak"].as_u64().unwrap() > 0);
 }
 

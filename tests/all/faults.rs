@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use hecs::{Entity, World};
 use moonbox::demo::{self, Position};
-use moonbox::mods::{ModSource, Policy};
+use moonbox::{ModSource, Policy};
 use moonbox::{EngineConfig, Outcome, ScriptEngine, ScriptManager, ScriptSystem, world_hash};
 use serde::de::Error as _;
 use serde::ser::Error as _;
@@ -151,12 +151,15 @@ fn every_fault_leaves_the_world_as_it_was_and_the_other_mod_runs() {
             let hashed = demo::registry().unwrap();
             let before = world_hash(&s.world, &hashed).unwrap();
             let count = s.world.len();
-            let outcomes = s.system.dispatch_event(
-                &mut s.manager,
-                &mut s.world,
-                "poke",
-                &s.target.to_bits().get(),
-            );
+            let outcomes = s
+                .system
+                .dispatch_event(
+                    &mut s.manager,
+                    &mut s.world,
+                    "poke",
+                    &s.target.to_bits().get(),
+                )
+                .clone();
             let context = format!("{label} (disable_on_error = {disable_on_error})");
             let Outcome::Failed { error, disabled } = &outcomes["a_faulty"] else {
                 panic!("{context}: the faulty mod did not fail: {outcomes:?}");

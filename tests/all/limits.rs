@@ -265,7 +265,7 @@ fn default_limits_match_the_documented_values() {
     let limits = Limits::default();
     assert_eq!(limits.memory, 16 * 1024 * 1024);
     assert_eq!(limits.max_depth, 100);
-    assert_eq!(limits.fuel, moonbox::limits::DEFAULT_FUEL);
+    assert_eq!(limits.fuel, moonbox::DEFAULT_FUEL);
     assert!(
         limits.hard_memory_cap() >= 2 * limits.memory,
         "the Lua error must come first"

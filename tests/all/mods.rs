@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use moonbox::mods::{LoadError, ModSource};
+use moonbox::{LoadError, ModSource};
 use moonbox::{ModStatus, ScriptError, demo};
 use serde_json::Value;
 
@@ -95,7 +95,7 @@ fn bad_manifests_are_clear_errors() {
         let err =
             ModSource::from_parts("here", manifest, [("main.lua".into(), Vec::new())]).unwrap_err();
         assert!(
-            matches!(&err, LoadError::Manifest { origin, message } if origin == "here" && message.contains(expected)),
+            matches!(&err, LoadError::Manifest { origin, error } if origin == "here" && error.to_string().contains(expected)),
             "{manifest}: {err}"
         );
     }
@@ -194,7 +194,7 @@ fn the_bundled_hostile_mod_is_disabled_and_the_others_keep_running() {
     let mut manager = moonbox::ScriptManager::new(
         crate::support::engine().clone(),
         registry.clone(),
-        moonbox::mods::Policy::allow_all(&registry),
+        moonbox::Policy::allow_all(&registry),
     );
     for source in demo::example_mods().unwrap() {
         manager.load(source).unwrap();

@@ -1,6 +1,6 @@
 //! The permission model: grants, checks and intersection (host logic, no wasm).
 
-use moonbox::permissions::{Access, Denied, EntityFacts, EntityScope, Operation, Permissions};
+use moonbox::{ComponentAccess, Denied, EntityFacts, EntityScope, Operation, Permissions};
 
 struct Facts {
     spawned: bool,
@@ -21,8 +21,8 @@ fn grant() -> Permissions {
         spawn: true,
         ..Permissions::none()
     }
-    .with_component("Position", Access::READ)
-    .with_component("Velocity", Access::READ_WRITE)
+    .with_component("Position", ComponentAccess::READ)
+    .with_component("Velocity", ComponentAccess::READ_WRITE)
 }
 
 #[test]
@@ -111,22 +111,22 @@ fn a_mod_gets_at_most_what_both_request_and_policy_allow() {
         scope: EntityScope::All,
         ..Permissions::none()
     }
-    .with_component("Position", Access::READ_WRITE)
-    .with_component("Health", Access::READ);
+    .with_component("Position", ComponentAccess::READ_WRITE)
+    .with_component("Health", ComponentAccess::READ);
     let policy = Permissions {
         spawn: true,
         despawn: false,
         scope: EntityScope::Tagged("Modded".into()),
         ..Permissions::none()
     }
-    .with_component("Position", Access::READ)
-    .with_component("Secret", Access::READ_WRITE);
+    .with_component("Position", ComponentAccess::READ)
+    .with_component("Secret", ComponentAccess::READ_WRITE);
     let granted = requested.intersect(&policy);
-    assert_eq!(granted.component("Position"), Access::READ);
-    assert_eq!(granted.component("Health"), Access::default());
+    assert_eq!(granted.component("Position"), ComponentAccess::READ);
+    assert_eq!(granted.component("Health"), ComponentAccess::default());
     assert_eq!(
         granted.component("Secret"),
-        Access::default(),
+        ComponentAccess::default(),
         "never more than requested"
     );
     assert!(granted.spawn && !granted.despawn);

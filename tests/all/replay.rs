@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use moonbox::replay::{
-    Inputs, RecordedEvent, RecordedMod, ReplayError, ReplayFile, Simulation, TickRecord, replay,
+use moonbox::{
+    ReplayInputs as Inputs, RecordedEvent, RecordedMod, ReplayError, ReplayFile, Simulation, TickRecord, replay,
 };
 use moonbox::{ComponentRegistry, demo};
 use serde_json::{Value, json};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use hecs::{Entity, World};
 use moonbox::demo::{self, Health, Position, Velocity};
-use moonbox::mods::{LoadError, ModSource, Policy};
-use moonbox::{Outcome, ScriptError, ScriptManager, ScriptSystem, ViolationPolicy};
+use moonbox::{LoadError, ModSource, Policy};
+use moonbox::{Outcome, ScriptError, ScriptManager, ScriptSystem, TickReport, ViolationPolicy};
 
 use crate::support::engine;
 
@@ -65,17 +65,20 @@ impl Fixture {
     }
 
     /// Sends event `poke` with the entity's bits to every mod.
-    pub fn poke(&mut self, entity: Entity) -> std::collections::BTreeMap<String, Outcome> {
+    pub fn poke(&mut self, entity: Entity) -> TickReport {
         self.system.dispatch_event(
             &mut self.manager,
             &mut self.world,
             "poke",
             &entity.to_bits().get(),
         )
+        .clone()
     }
 
-    pub fn tick(&mut self) -> std::collections::BTreeMap<String, Outcome> {
-        self.system.tick(&mut self.manager, &mut self.world, 0.5)
+    pub fn tick(&mut self) -> TickReport {
+        self.system
+            .tick(&mut self.manager, &mut self.world, 0.5)
+            .clone()
     }
 
     pub fn printed(&self) -> Vec<String> {
@@ -520,7 +523,7 @@ fn reject_policy_makes_denials_catchable() {
 fn policy_grants_no_more_than_it_allows() {
     let mut f = fixture_with(|_| Policy {
         allowed: moonbox::Permissions::none()
-            .with_component("Position", moonbox::permissions::Access::READ),
+            .with_component("Position", moonbox::ComponentAccess::READ),
         ..Policy::default()
     });
     f.load(
@@ -532,7 +535,7 @@ fn policy_grants_no_more_than_it_allows() {
     assert!(granted.component("Position").read);
     assert!(!granted.component("Position").write);
     // The policy allows only the default scope (own entities); 'all' narrows to it.
-    assert_eq!(granted.scope, moonbox::permissions::EntityScope::Spawned);
+    assert_eq!(granted.scope, moonbox::EntityScope::Spawned);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Why a mod could not be loaded.
 
+use super::manifest::ManifestError;
 use crate::ScriptError;
 
 /// Why a mod could not be loaded (or reloaded). Each names the mod, or the
@@ -16,12 +17,12 @@ pub enum LoadError {
         message: String,
     },
     /// `mod.toml` is missing or malformed.
-    #[error("{origin}/mod.toml: {message}")]
+    #[error("{origin}/mod.toml: {error}")]
     Manifest {
         /// The mod's folder (or `built-in:NAME`).
         origin: String,
         /// What is wrong, with the line when TOML reported one.
-        message: String,
+        error: ManifestError,
     },
     /// The manifest names a file the mod does not have.
     #[error("mod '{name}': missing file '{file}'")]

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::permissions::{Access, EntityScope, Permissions};
+use crate::world::permissions::{ComponentAccess, EntityScope, Permissions};
 
 /// A mod's manifest, `mod.toml`:
 ///
@@ -20,7 +20,7 @@ use crate::permissions::{Access, EntityScope, Permissions};
 /// scope = "all"              # "all", "spawned" (default) or "tag:Component"
 ///
 /// [budget]
-/// fuel_per_tick = 20_000_000 # per handler call
+/// fuel_per_call = 20_000_000 # per handler call (was `fuel_per_tick`)
 /// memory = 4_194_304         # bytes of Lua heap
 ///
 /// [config]                   # anything; the mod reads it with world:config()
@@ -77,7 +77,11 @@ pub struct RequestedPermissions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
-    /// Fuel per handler call.
+    /// Fuel per handler call: each call (`on_load`, `on_tick`, `on_event`)
+    /// gets this budget afresh.
+    pub fuel_per_call: Option<u64>,
+    /// The old name of `fuel_per_call`, still read; deprecated because a
+    /// tick may make several calls. Setting both is an error.
     pub fuel_per_tick: Option<u64>,
     /// Bytes of Lua heap.
     pub memory: Option<u64>,
@@ -87,6 +91,46 @@ fn default_entry() -> String {
     "main.lua".into()
 }
 
+impl Budget {
+    /// The fuel per handler call asked for, under either key.
+    pub fn fuel(&self) -> Option<u64> {
+        self.fuel_per_call.or(self.fuel_per_tick)
+    }
+}
+
+/// Why `mod.toml` is not a valid manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// `mod.toml` could not be read.
+    #[error("cannot read: {message}")]
+    Unreadable {
+        /// The I/O error.
+        message: String,
+    },
+    /// Not TOML, or keys and types that do not fit; TOML's message gives
+    /// the line and a short excerpt.
+    #[error("{message}")]
+    Toml {
+        /// TOML's message.
+        message: String,
+    },
+    /// A field whose value is not allowed.
+    #[error("{message}")]
+    Invalid {
+        /// The field, e.g. `name` or `permissions.scope`.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl ManifestError {
+    fn invalid(field: &'static str, message: String) -> Self {
+        Self::Invalid { field, message }
+    }
+}
+
 /// Longest mod name.
 const MAX_NAME_LEN: usize = 64;
 
@@ -94,14 +138,28 @@ impl Manifest {
     /// Parses and checks `mod.toml` text.
     ///
     /// # Errors
-    /// A message saying what is wrong (TOML errors include the line).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let manifest: Self = toml::from_str(text).map_err(|e| e.to_string().trim().to_owned())?;
+    /// [`ManifestError`] saying what is wrong (TOML errors include the line).
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        let manifest: Self = toml::from_str(text).map_err(|e| ManifestError::Toml {
+            message: e.to_string().trim().to_owned(),
+        })?;
         manifest.check()?;
         Ok(manifest)
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Notes on deprecated keys the manifest uses, one line each.
+    pub fn deprecations(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.budget.fuel_per_tick.is_some() {
+            notes.push(
+                "[budget] fuel_per_tick is deprecated: it is a per-call budget, now named fuel_per_call"
+                    .to_owned(),
+            );
+        }
+        notes
+    }
+
+    fn check(&self) -> Result<(), ManifestError> {
         let name_ok = !self.name.is_empty()
             && self.name.len() <= MAX_NAME_LEN
             && self
@@ -109,18 +167,34 @@ impl Manifest {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !name_ok {
-            return Err(format!(
-                "name '{}' must be 1 to {MAX_NAME_LEN} letters, digits, '-' or '_'",
-                self.name
+            return Err(ManifestError::invalid(
+                "name",
+                format!(
+                    "name '{}' must be 1 to {MAX_NAME_LEN} letters, digits, '-' or '_'",
+                    self.name
+                ),
             ));
         }
         if self.version.trim().is_empty() {
-            return Err("version must not be empty".into());
+            return Err(ManifestError::invalid(
+                "version",
+                "version must not be empty".into(),
+            ));
         }
         if !is_relative_lua_path(&self.entry) {
-            return Err(format!(
-                "entry '{}' must be a .lua file inside the mod's folder",
-                self.entry
+            return Err(ManifestError::invalid(
+                "entry",
+                format!(
+                    "entry '{}' must be a .lua file inside the mod's folder",
+                    self.entry
+                ),
+            ));
+        }
+        if self.budget.fuel_per_call.is_some() && self.budget.fuel_per_tick.is_some() {
+            return Err(ManifestError::invalid(
+                "budget.fuel_per_call",
+                "[budget] sets both fuel_per_call and its old name fuel_per_tick; keep fuel_per_call"
+                    .into(),
             ));
         }
         self.permissions.to_permissions()?;
@@ -128,10 +202,11 @@ impl Manifest {
     }
 
     /// The config table as one MessagePack value (nil when absent).
-    pub(crate) fn config_bytes(&self) -> Result<Vec<u8>, String> {
+    pub(crate) fn config_bytes(&self) -> Result<Vec<u8>, ManifestError> {
         match &self.config {
             None => Ok(vec![0xc0]),
-            Some(table) => rmp_serde::to_vec_named(table).map_err(|e| format!("[config]: {e}")),
+            Some(table) => rmp_serde::to_vec_named(table)
+                .map_err(|e| ManifestError::invalid("config", format!("[config]: {e}"))),
         }
     }
 }
@@ -141,7 +216,7 @@ impl RequestedPermissions {
     ///
     /// # Errors
     /// A bad `scope`.
-    pub fn to_permissions(&self) -> Result<Permissions, String> {
+    pub fn to_permissions(&self) -> Result<Permissions, ManifestError> {
         let mut permissions = Permissions::none();
         for name in &self.read {
             permissions.components.entry(name.clone()).or_default().read = true;
@@ -155,7 +230,7 @@ impl RequestedPermissions {
         }
         permissions
             .components
-            .retain(|_, a| *a != Access::default());
+            .retain(|_, a| *a != ComponentAccess::default());
         permissions.spawn = self.spawn;
         permissions.despawn = self.despawn;
         permissions.scope = match self.scope.as_deref() {
@@ -164,8 +239,11 @@ impl RequestedPermissions {
             Some(other) => match other.strip_prefix("tag:") {
                 Some(tag) if !tag.is_empty() => EntityScope::Tagged(tag.to_owned()),
                 _ => {
-                    return Err(format!(
-                        "permissions.scope '{other}' must be \"all\", \"spawned\" or \"tag:Component\""
+                    return Err(ManifestError::invalid(
+                        "permissions.scope",
+                        format!(
+                            "permissions.scope '{other}' must be \"all\", \"spawned\" or \"tag:Component\""
+                        ),
                     ));
                 }
             },

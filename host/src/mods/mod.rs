@@ -1,12 +1,15 @@
-//! Mods: folders with a `mod.toml` manifest and Lua files, and the policy
-//! that decides what each one is granted.
+//! Mods: folders with a `mod.toml` manifest and Lua files, the policy that
+//! decides what each one is granted, and the [`ScriptManager`] that is the
+//! only store of loaded mods.
 
 mod error;
+mod manager;
 mod manifest;
 mod policy;
 mod source;
 
 pub use error::LoadError;
-pub use manifest::{Budget, Manifest, RequestedPermissions};
-pub use policy::Policy;
+pub use manager::{LoadedMod, ModStats, ModStatus, ScriptManager};
+pub use manifest::{Budget, Manifest, ManifestError, RequestedPermissions};
+pub use policy::{DEFAULT_FUEL_PER_CALL, Policy};
 pub use source::{MAX_FILES, MAX_SOURCE_BYTES, ModSource};

@@ -1,21 +1,21 @@
 //! The user's policy: the most any mod may be granted.
 
-use crate::limits::{DEFAULT_MEMORY, Limits};
-use crate::permissions::{Access, EntityScope, Permissions};
-use crate::{ComponentRegistry, ViolationPolicy};
+use crate::runtime::limits::{DEFAULT_MEMORY, Limits};
+use crate::world::permissions::{ComponentAccess, EntityScope, Permissions};
+use crate::world::registry::ComponentRegistry;
+use crate::world::transaction::ViolationPolicy;
 
 /// Fuel per handler call when a manifest names none.
-pub const DEFAULT_FUEL_PER_TICK: u64 = 100_000_000;
+pub const DEFAULT_FUEL_PER_CALL: u64 = 100_000_000;
 
 /// What the host allows mods, whatever their manifests ask. Mods are
 /// untrusted: each gets the intersection of its request and
 /// [`Policy::allowed`], and budgets no larger than the caps here.
 ///
 /// ```
-/// use moonbox::mods::Policy;
-/// use moonbox::permissions::{Access, Permissions};
+/// use moonbox::{ComponentAccess, Permissions, Policy};
 /// let policy = Policy {
-///     allowed: Permissions::none().with_component("Position", Access::READ),
+///     allowed: Permissions::none().with_component("Position", ComponentAccess::READ),
 ///     ..Policy::default()
 /// };
 /// assert!(!policy.allowed.component("Position").write);
@@ -24,10 +24,12 @@ pub const DEFAULT_FUEL_PER_TICK: u64 = 100_000_000;
 pub struct Policy {
     /// The most any mod is granted. Default: nothing.
     pub allowed: Permissions,
-    /// Fuel per handler call for mods that ask for none.
-    pub default_fuel_per_tick: u64,
-    /// The most fuel per handler call a mod may ask for.
-    pub max_fuel_per_tick: u64,
+    /// Fuel per handler call for mods that ask for none. Default:
+    /// [`DEFAULT_FUEL_PER_CALL`].
+    pub default_fuel_per_call: u64,
+    /// The most fuel per handler call a mod may ask for. Default: ten
+    /// times [`DEFAULT_FUEL_PER_CALL`].
+    pub max_fuel_per_call: u64,
     /// Lua heap bytes for mods that ask for none.
     pub default_memory: u64,
     /// The most Lua heap a mod may ask for.
@@ -43,8 +45,8 @@ impl Default for Policy {
     fn default() -> Self {
         Self {
             allowed: Permissions::none(),
-            default_fuel_per_tick: DEFAULT_FUEL_PER_TICK,
-            max_fuel_per_tick: 10 * DEFAULT_FUEL_PER_TICK,
+            default_fuel_per_call: DEFAULT_FUEL_PER_CALL,
+            max_fuel_per_call: 10 * DEFAULT_FUEL_PER_CALL,
             default_memory: DEFAULT_MEMORY,
             max_memory: 4 * DEFAULT_MEMORY,
             on_violation: ViolationPolicy::Disable,
@@ -61,7 +63,7 @@ impl Policy {
         for name in registry.names() {
             allowed
                 .components
-                .insert(name.to_owned(), Access::READ_WRITE);
+                .insert(name.to_owned(), ComponentAccess::READ_WRITE);
         }
         allowed.spawn = true;
         allowed.despawn = true;
@@ -76,8 +78,8 @@ impl Policy {
     pub(crate) fn limits(&self, fuel: Option<u64>, memory: Option<u64>) -> Limits {
         Limits {
             fuel: fuel
-                .unwrap_or(self.default_fuel_per_tick)
-                .min(self.max_fuel_per_tick),
+                .unwrap_or(self.default_fuel_per_call)
+                .min(self.max_fuel_per_call),
             memory: memory.unwrap_or(self.default_memory).min(self.max_memory),
             ..Limits::default()
         }

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::LoadError;
-use super::manifest::{Manifest, is_relative_lua_path};
+use super::manifest::{Manifest, ManifestError, is_relative_lua_path};
 
 /// Most `.lua` files one mod may have.
 pub const MAX_FILES: usize = 256;
@@ -40,7 +40,9 @@ impl ModSource {
         let manifest_path = dir.join("mod.toml");
         let text = fs::read_to_string(&manifest_path).map_err(|e| LoadError::Manifest {
             origin: origin.clone(),
-            message: format!("cannot read: {e}"),
+            error: ManifestError::Unreadable {
+                message: e.to_string(),
+            },
         })?;
         let mut files = BTreeMap::new();
         let mut total = 0;
@@ -53,14 +55,14 @@ impl ModSource {
     /// A mod from a manifest's text and its files; `origin` names it in errors.
     ///
     /// ```
-    /// use moonbox::mods::ModSource;
+    /// use moonbox::ModSource;
     /// let source = ModSource::from_parts(
     ///     "example",
     ///     "name = 'hello'\nversion = '1'\n",
     ///     [("main.lua".to_string(), b"print('hi')".to_vec())],
     /// )?;
     /// assert_eq!(source.manifest.entry, "main.lua");
-    /// # Ok::<(), moonbox::mods::LoadError>(())
+    /// # Ok::<(), moonbox::LoadError>(())
     /// ```
     ///
     /// # Errors
@@ -71,9 +73,9 @@ impl ModSource {
         files: impl IntoIterator<Item = (String, Vec<u8>)>,
     ) -> Result<Self, LoadError> {
         let manifest_text = manifest;
-        let manifest = Manifest::parse(manifest).map_err(|message| LoadError::Manifest {
+        let manifest = Manifest::parse(manifest).map_err(|error| LoadError::Manifest {
             origin: origin.to_owned(),
-            message,
+            error,
         })?;
         let files: BTreeMap<String, Vec<u8>> = files.into_iter().collect();
         if let Some(bad) = files.keys().find(|path| !is_relative_lua_path(path)) {

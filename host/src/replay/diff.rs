@@ -6,7 +6,8 @@ use std::fmt;
 use hecs::World;
 use serde_json::{Map, Value};
 
-use crate::{ComponentRegistry, RegistryError};
+use crate::world::file::entity_json;
+use crate::world::registry::{ComponentRegistry, RegistryError};
 
 /// Where two worlds first differ: entities in order of their bits,
 /// components in name order, fields in key order.
@@ -100,7 +101,7 @@ fn snapshot(
     let mut out = BTreeMap::new();
     for entity in world.iter() {
         let entity = entity.entity();
-        let components = crate::world_file::entity_json(world, registry, entity)?;
+        let components = entity_json(world, registry, entity)?;
         out.insert(entity.to_bits().get(), components);
     }
     Ok(out)

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Inputs, TickRecord};
+use crate::world::file::WorldFileError;
+use crate::world::registry::RegistryError;
 
 /// The format version this Moonbox writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -59,7 +61,21 @@ pub enum ReplayError {
         /// What is wrong.
         message: String,
     },
-    /// The inputs cannot be run (unsupported policy, a world that does not fit).
+    /// The recorded world does not fit the registry.
+    #[error("replay inputs: world: {error}")]
+    World {
+        /// Which entity and component, and why.
+        error: WorldFileError,
+    },
+    /// A component could not be converted while hashing or comparing worlds.
+    #[error("replay: {doing}: {error}")]
+    Component {
+        /// What was being done, e.g. `hashing the world`.
+        doing: &'static str,
+        /// Which component and why.
+        error: RegistryError,
+    },
+    /// The inputs cannot be run (unsupported policy or time step).
     #[error("replay inputs: {message}")]
     Inputs {
         /// What is wrong.
@@ -230,5 +246,5 @@ fn parse<T: serde::de::DeserializeOwned>(line: &str, index: usize) -> Result<T, 
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    crate::world_hash::hex(&Sha256::digest(bytes))
+    crate::world::hash::hex(&Sha256::digest(bytes))
 }

@@ -164,9 +164,10 @@ fn locate(
         original.step(false)?;
     }
     let difference =
-        first_difference(original.world(), replayed.world(), registry).map_err(|e| {
-            ReplayError::Inputs {
-                message: format!("comparing worlds: {e}"),
+        first_difference(original.world(), replayed.world(), registry).map_err(|error| {
+            ReplayError::Component {
+                doing: "comparing worlds",
+                error,
             }
         })?;
     match difference {

@@ -6,14 +6,19 @@ use std::sync::Arc;
 use hecs::World;
 
 use super::{Inputs, ReplayError, TickRecord};
-use crate::mods::Policy;
-use crate::{ComponentRegistry, ModStatus, Outcome, ScriptEngine, ScriptManager, ScriptSystem};
+use crate::host::Moonbox;
+use crate::mods::{ModStatus, ModSource, Policy, ScriptManager};
+use crate::runtime::engine::{GUEST_COMPONENT, ScriptEngine};
+use crate::system::ScriptSystem;
+use crate::world::file::{world_from_value, world_to_json};
+use crate::world::hash::world_hash;
+use crate::world::registry::ComponentRegistry;
 
 /// A run of mods against a world, fully decided by its [`Inputs`].
 ///
 /// ```
 /// use std::sync::Arc;
-/// use moonbox::replay::{Inputs, Simulation};
+/// use moonbox::{ReplayInputs as Inputs, Simulation};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let engine = moonbox::ScriptEngine::new()?;
 /// let registry = Arc::new(moonbox::demo::registry()?);
@@ -28,8 +33,7 @@ use crate::{ComponentRegistry, ModStatus, Outcome, ScriptEngine, ScriptManager, 
 /// ```
 pub struct Simulation {
     registry: Arc<ComponentRegistry>,
-    manager: ScriptManager,
-    system: ScriptSystem,
+    host: Moonbox,
     world: World,
     inputs: Inputs,
     tick: u64,
@@ -60,20 +64,23 @@ impl Simulation {
                 message: "dt must be a finite number".into(),
             });
         }
-        let world = crate::world_file::world_from_value(inputs.world.clone(), &registry).map_err(
-            |message| ReplayError::Inputs {
-                message: format!("world: {message}"),
-            },
-        )?;
+        let world = world_from_value(inputs.world.clone(), &registry)
+            .map_err(|error| ReplayError::World { error })?;
         let policy = Policy::allow_all(&registry);
-        let mut manager = ScriptManager::new(engine.clone(), Arc::clone(&registry), policy);
-        manager.set_seed(inputs.seed);
+        let mut host = Moonbox::builder(Arc::clone(&registry))
+            .policy(policy)
+            .seed(inputs.seed)
+            .engine(engine.clone())
+            .build()
+            .map_err(|e| ReplayError::Inputs {
+                message: e.to_string(),
+            })?;
         let mut load_errors = BTreeMap::new();
         for (index, recorded) in inputs.mods.iter().enumerate() {
             match recorded.to_source() {
                 Ok(source) => {
                     let name = source.manifest.name.clone();
-                    if let Err(error) = manager.load(source) {
+                    if let Err(error) = host.load(source) {
                         load_errors.insert(name, format!("not loaded: {error}"));
                     }
                 }
@@ -84,8 +91,7 @@ impl Simulation {
         }
         Ok(Self {
             registry,
-            manager,
-            system: ScriptSystem::new(),
+            host,
             world,
             inputs: inputs.clone(),
             tick: 0,
@@ -114,45 +120,44 @@ impl Simulation {
     pub fn step(&mut self, hash: bool) -> Result<TickRecord, ReplayError> {
         self.tick += 1;
         let before = self.fuel_by_mod();
-        let mut outcomes = Vec::new();
-        let events: Vec<_> = self
-            .inputs
-            .events
-            .iter()
-            .filter(|event| event.tick == self.tick)
-            .cloned()
-            .collect();
-        for event in events {
-            outcomes.extend(self.system.dispatch_event(
-                &mut self.manager,
-                &mut self.world,
-                &event.name,
-                &event.data,
-            ));
+        // Mods that ran (an event or the tick), and those disabled doing so.
+        let mut ran = BTreeMap::new();
+        let mut record = |report: &crate::TickReport| {
+            for (name, _) in report.outcomes() {
+                ran.entry(name.to_owned()).or_insert(());
+            }
+            report
+                .failures()
+                .filter(|(_, _, disabled)| *disabled)
+                .map(|(name, _, _)| name.to_owned())
+                .collect::<Vec<_>>()
+        };
+        let mut newly_disabled = Vec::new();
+        for event in self.inputs.events.iter().filter(|e| e.tick == self.tick) {
+            let report =
+                self.host
+                    .dispatch_event(&mut self.world, &event.name, &event.data);
+            newly_disabled.extend(record(report));
         }
-        outcomes.extend(
-            self.system
-                .tick(&mut self.manager, &mut self.world, self.inputs.dt),
-        );
+        let report = self.host.tick(&mut self.world, self.inputs.dt);
+        newly_disabled.extend(record(report));
         let after = self.fuel_by_mod();
-        let fuel = outcomes
-            .iter()
-            .map(|(name, _)| {
+        let fuel = ran
+            .into_keys()
+            .map(|name| {
                 let used = after
-                    .get(name)
+                    .get(&name)
                     .copied()
                     .unwrap_or(0)
-                    .saturating_sub(before.get(name).copied().unwrap_or(0));
-                (name.clone(), used)
+                    .saturating_sub(before.get(&name).copied().unwrap_or(0));
+                (name, used)
             })
             .collect();
         let mut disabled = BTreeMap::new();
-        for (name, outcome) in &outcomes {
-            if let Outcome::Failed { disabled: true, .. } = outcome
-                && let Some(ModStatus::Disabled { reason }) =
-                    self.manager.get(name).map(|m| m.status())
+        for name in newly_disabled {
+            if let Some(ModStatus::Disabled { reason }) = self.host.get(&name).map(|m| m.status())
             {
-                disabled.insert(name.clone(), reason.clone());
+                disabled.insert(name, reason.clone());
             }
         }
         Ok(TickRecord {
@@ -178,14 +183,19 @@ impl Simulation {
         &self.world
     }
 
+    /// The host running the mods (its console holds their output).
+    pub fn host(&self) -> &Moonbox {
+        &self.host
+    }
+
     /// The mods.
     pub fn manager(&self) -> &ScriptManager {
-        &self.manager
+        self.host.manager()
     }
 
     /// The system (its console holds the mods' output).
     pub fn system(&self) -> &ScriptSystem {
-        &self.system
+        self.host.system()
     }
 
     /// Mods that failed to load, with why.
@@ -199,13 +209,14 @@ impl Simulation {
     }
 
     fn hash(&self) -> Result<String, ReplayError> {
-        crate::world_hash(&self.world, &self.registry).map_err(|e| ReplayError::Inputs {
-            message: format!("hashing the world: {e}"),
+        world_hash(&self.world, &self.registry).map_err(|error| ReplayError::Component {
+            doing: "hashing the world",
+            error,
         })
     }
 
     fn fuel_by_mod(&self) -> BTreeMap<String, u64> {
-        self.manager
+        self.host
             .mods()
             .map(|m| (m.name().to_owned(), m.stats().fuel_used))
             .collect()
@@ -218,6 +229,7 @@ impl Inputs {
     ///
     /// # Errors
     /// None in practice (the demo is tested).
+    #[cfg(feature = "demo")]
     pub fn demo(
         registry: &ComponentRegistry,
         seed: u64,
@@ -238,14 +250,13 @@ impl Inputs {
     pub fn new(
         registry: &ComponentRegistry,
         world: &World,
-        sources: &[crate::mods::ModSource],
+        sources: &[ModSource],
         seed: u64,
         ticks: u64,
         dt: f64,
     ) -> Result<Self, ReplayError> {
         let inputs_error = |message: String| ReplayError::Inputs { message };
-        let world =
-            crate::world_to_json(world, registry).map_err(|e| inputs_error(e.to_string()))?;
+        let world = world_to_json(world, registry).map_err(|e| inputs_error(e.to_string()))?;
         let mods = sources
             .iter()
             .map(super::RecordedMod::from_source)
@@ -253,7 +264,7 @@ impl Inputs {
             .map_err(|e| inputs_error(e.to_string()))?;
         Ok(Self {
             moonbox_version: env!("CARGO_PKG_VERSION").to_owned(),
-            guest_sha256: super::file::sha256_hex(crate::GUEST_COMPONENT),
+            guest_sha256: super::file::sha256_hex(GUEST_COMPONENT),
             seed,
             ticks,
             dt,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use moonbox::limits;
+use moonbox::{DEFAULT_FUEL, DEFAULT_MAX_DEPTH};
 
 use crate::size::parse_size;
 
@@ -89,7 +89,7 @@ pub struct RunArgs {
     pub script: PathBuf,
 
     /// Fuel for the script (roughly 10 million units per millisecond of Lua work).
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_FUEL)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FUEL)]
     pub fuel: u64,
 
     /// Lua heap limit: bytes, or a number with a KiB or MiB suffix.
@@ -97,7 +97,7 @@ pub struct RunArgs {
     pub memory: u64,
 
     /// Maximum Lua call depth (0 disables the check).
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_DEPTH)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DEPTH)]
     pub max_depth: u32,
 
     /// Seed of math.random and of every random source the script can reach.

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use moonbox::replay::{ReplayFile, ReplayReport, replay as run_replay};
+use moonbox::{ReplayFile, ReplayReport, replay as run_replay};
 use moonbox::{ScriptEngine, demo};
 
 use crate::args::ReplayArgs;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use moonbox::mods::ModSource;
-use moonbox::replay::{Inputs, ReplayFile, Simulation};
+use moonbox::ModSource;
+use moonbox::{ReplayFile, ReplayInputs as Inputs, Simulation};
 use moonbox::{ScriptEngine, demo};
 use serde::Serialize;
 

@@ -3,16 +3,16 @@
 
 use std::collections::BTreeMap;
 
-/// Access to one component type.
+/// Access to one component type (named apart from `hecs::Access`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Access {
+pub struct ComponentAccess {
     /// May read it (get, has, query).
     pub read: bool,
     /// May write it (set, remove, spawn with it).
     pub write: bool,
 }
 
-impl Access {
+impl ComponentAccess {
     /// Read only.
     pub const READ: Self = Self {
         read: true,
@@ -92,8 +92,8 @@ pub enum Denied {
 /// manifest asks for *and* the user's policy allows ([`Permissions::intersect`]).
 ///
 /// ```
-/// use moonbox::permissions::{Access, Operation, Permissions};
-/// let grant = Permissions::none().with_component("Position", Access::READ);
+/// use moonbox::{ComponentAccess, Operation, Permissions};
+/// let grant = Permissions::none().with_component("Position", ComponentAccess::READ);
 /// assert!(grant.check(Operation::Read("Position")).is_ok());
 /// assert!(grant.check(Operation::Write("Position")).is_err());
 /// assert!(grant.check(Operation::Read("Health")).is_err());
@@ -101,7 +101,7 @@ pub enum Denied {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions {
     /// Access per component name; a name not listed has no access.
-    pub components: BTreeMap<String, Access>,
+    pub components: BTreeMap<String, ComponentAccess>,
     /// May create entities.
     pub spawn: bool,
     /// May destroy entities (within its scope).
@@ -118,18 +118,18 @@ impl Permissions {
 
     /// Grants `access` to component `name` (replacing an earlier grant).
     #[must_use]
-    pub fn with_component(mut self, name: &str, access: Access) -> Self {
+    pub fn with_component(mut self, name: &str, access: ComponentAccess) -> Self {
         self.components.insert(name.to_owned(), access);
         self
     }
 
     /// The access granted to component `name`.
-    pub fn component(&self, name: &str) -> Access {
+    pub fn component(&self, name: &str) -> ComponentAccess {
         self.components.get(name).copied().unwrap_or_default()
     }
 
     /// The components with any access, and that access, sorted by name.
-    pub fn components(&self) -> impl Iterator<Item = (&str, Access)> {
+    pub fn components(&self) -> impl Iterator<Item = (&str, ComponentAccess)> {
         self.components
             .iter()
             .map(|(name, access)| (name.as_str(), *access))
@@ -196,6 +196,15 @@ impl Permissions {
             Ok(())
         } else {
             Err(Denied::OutOfScope { entity })
+        }
+    }
+
+    /// The component whose carriers are in scope besides the script's own
+    /// entities, if the scope is [`EntityScope::Tagged`].
+    pub fn scope_tag(&self) -> Option<&str> {
+        match &self.scope {
+            EntityScope::Tagged(tag) => Some(tag),
+            EntityScope::All | EntityScope::Spawned => None,
         }
     }
 

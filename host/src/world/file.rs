@@ -1,4 +1,5 @@
-//! World files: a world's starting entities as JSON.
+//! World files: a world's entities as JSON, the adapter between JSON and the
+//! registry's MessagePack values.
 //!
 //! ```json
 //! { "entities": [
@@ -14,12 +15,43 @@ use hecs::World;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::{ComponentRegistry, ComponentValue, RegistryError};
+use super::registry::{ComponentRegistry, RegistryError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WorldFile {
-    entities: Vec<serde_json::Map<String, ComponentValue>>,
+    entities: Vec<Map<String, Value>>,
+}
+
+/// Why a world file could not be turned into a world.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorldFileError {
+    /// The text is not a world file: not JSON, or not `{"entities": [...]}`.
+    #[error("{message}")]
+    Format {
+        /// What the JSON parser reported, with the line and column.
+        message: String,
+        /// The line, from 1 (0 when the value, not the text, is wrong).
+        line: usize,
+    },
+    /// A component of an entity does not fit the registry.
+    #[error("entity #{index}: {error}")]
+    Entity {
+        /// The entity's index in the file, from 0.
+        index: usize,
+        /// Which component and why.
+        error: RegistryError,
+    },
+}
+
+impl From<serde_json::Error> for WorldFileError {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Format {
+            message: error.to_string(),
+            line: error.line(),
+        }
+    }
 }
 
 /// Builds a world from world-file text.
@@ -31,13 +63,13 @@ struct WorldFile {
 /// let world = moonbox::world_from_json(r#"{"entities": [{"Hp": {"hp": 3}}]}"#, &registry)?;
 /// assert_eq!(world.len(), 1);
 /// assert!(moonbox::world_from_json(r#"{"entities": [{"Hp": {"hp": "x"}}]}"#, &registry).is_err());
-/// # Ok::<(), String>(())
+/// # Ok::<(), moonbox::WorldFileError>(())
 /// ```
 ///
 /// # Errors
-/// A message naming the entity (by index) and component that do not fit.
-pub fn world_from_json(text: &str, registry: &ComponentRegistry) -> Result<World, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+/// [`WorldFileError`] naming the entity (by index) and component that do not fit.
+pub fn world_from_json(text: &str, registry: &ComponentRegistry) -> Result<World, WorldFileError> {
+    let value: Value = serde_json::from_str(text)?;
     world_from_value(value, registry)
 }
 
@@ -45,15 +77,15 @@ pub fn world_from_json(text: &str, registry: &ComponentRegistry) -> Result<World
 pub(crate) fn world_from_value(
     value: Value,
     registry: &ComponentRegistry,
-) -> Result<World, String> {
-    let file: WorldFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+) -> Result<World, WorldFileError> {
+    let file: WorldFile = serde_json::from_value(value)?;
     let mut world = World::new();
     for (index, components) in file.entities.into_iter().enumerate() {
         let entity = world.spawn(());
         for (name, value) in components {
             registry
-                .set(&mut world, entity, &name, value)
-                .map_err(|e| format!("entity #{index}: {e}"))?;
+                .set(&mut world, entity, &name, &value)
+                .map_err(|error| WorldFileError::Entity { index, error })?;
         }
     }
     Ok(world)
@@ -84,7 +116,7 @@ pub(crate) fn entity_json(
 ) -> Result<Map<String, Value>, RegistryError> {
     let mut components = Map::new();
     for name in registry.names() {
-        if let Some(value) = registry.get(world, entity, name)? {
+        if let Some(value) = registry.get::<Value>(world, entity, name)? {
             components.insert(name.to_owned(), value);
         }
     }

@@ -1,17 +1,19 @@
 //! [`Sandbox`]: one Lua state in its own wasm instance and store.
 
-use wasmtime::component::{ResourceAny, ResourceTable};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::component::ResourceAny;
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use crate::bindings::{
+use super::bindings::{
     GuestConfig, GuestError, GuestLimitKind, LuaError, Sandbox as SandboxWorld, SandboxPre,
 };
-use crate::console::{self, Console};
-use crate::engine::EPOCH_TICK;
-use crate::session::WorldSession;
-use crate::store_state::{MemoryLimiter, StoreState};
-use crate::{LimitKind, Limits, ScriptError, wasi};
+use super::console::{self, Console};
+use super::engine::EPOCH_TICK;
+use super::limiter::MemoryLimiter;
+use super::store::StoreState;
+use super::{trap, wasi};
+use crate::world::Transaction;
+use crate::{LimitKind, Limits, ScriptError};
 
 /// Longest error message, traceback or console line (in bytes) a sandbox
 /// reports; longer text is cut inside the guest and ends in `... (truncated)`.
@@ -93,16 +95,12 @@ impl Sandbox {
                 message: "hard memory cap does not fit this platform's address space".into(),
             })?;
         let stderr = MemoryOutputPipe::new(wasi::STDERR_CAPACITY);
-        let state = StoreState {
-            wasi: wasi::context(config.seed, stderr.clone()),
-            table: ResourceTable::new(),
-            console: Console::new(config.console_max_lines, config.console_max_bytes),
-            memory: MemoryLimiter::new(cap),
+        let state = StoreState::new(
+            wasi::context(config.seed, stderr.clone()),
+            Console::new(config.console_max_lines, config.console_max_bytes),
+            MemoryLimiter::new(cap),
             stderr,
-            session: None,
-            queries_opened: 0,
-            violation: None,
-        };
+        );
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);
         store.epoch_deadline_trap();
@@ -130,9 +128,9 @@ impl Sandbox {
             Ok((_, Err(message))) => Err(ScriptError::Host {
                 message: format!("the guest could not create a Lua state: {message}"),
             }),
-            Err(trap) => Err(classify_trap(
-                &trap,
-                store.data(),
+            Err(error) => Err(trap::classify(
+                &error,
+                &store.data().stderr.contents(),
                 limits,
                 "setting up the sandbox",
             )),
@@ -265,19 +263,19 @@ impl Sandbox {
         })
     }
 
-    /// Attaches the world for the next calls.
-    pub(crate) fn attach(&mut self, mut session: Box<WorldSession>) {
+    /// Attaches the world, as a transaction, for the next calls.
+    pub(crate) fn attach(&mut self, mut transaction: Box<Transaction>) {
         let state = self.state_data_mut();
-        session.number_queries_from(state.queries_opened);
-        state.session = Some(session);
+        transaction.number_queries_from(state.queries_opened);
+        state.transaction = Some(transaction);
     }
 
-    /// Takes the world back (also from a discarded sandbox).
-    pub(crate) fn detach(&mut self) -> Option<Box<WorldSession>> {
+    /// Takes the transaction back (also from a discarded sandbox).
+    pub(crate) fn detach(&mut self) -> Option<Box<Transaction>> {
         let state = self.state_data_mut();
-        let session = state.session.take()?;
-        state.queries_opened = session.next_query_number();
-        Some(session)
+        let transaction = state.transaction.take()?;
+        state.queries_opened = transaction.next_query_number();
+        Some(transaction)
     }
 
     /// Bytes the Lua allocator holds now (0 once the sandbox is discarded).
@@ -361,7 +359,6 @@ impl Sandbox {
             }
         };
         arm(store, self.limits.fuel, &self.limits)?;
-        store.data_mut().violation = None;
         let result = call(world, store, lua);
         let left = store.get_fuel().unwrap_or(0);
         self.last_fuel_used = self.limits.fuel.saturating_sub(left);
@@ -369,7 +366,8 @@ impl Sandbox {
         match result {
             Ok(value) => Ok(value),
             Err(trap) => {
-                let error = classify_trap(&trap, store.data(), &self.limits, "running the script");
+                let stderr = store.data().stderr.contents();
+                let error = trap::classify(&trap, &stderr, &self.limits, "running the script");
                 self.discard(error.limit_kind());
                 Err(error)
             }
@@ -402,58 +400,6 @@ fn arm(store: &mut Store<StoreState>, fuel: u64, limits: &Limits) -> Result<(), 
     // One extra tick: the ticker may advance right after the deadline is set.
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1));
     Ok(())
-}
-
-/// Names the limit behind a trap, or reports an internal error.
-fn classify_trap(
-    trap: &wasmtime::Error,
-    state: &StoreState,
-    limits: &Limits,
-    doing: &str,
-) -> ScriptError {
-    let limit = |kind, message: String| ScriptError::ResourceLimitExceeded { kind, message };
-    if let Some(message) = &state.violation {
-        return ScriptError::SecurityViolation {
-            message: message.clone(),
-        };
-    }
-    if state.memory.cap_hit() {
-        return limit(
-            LimitKind::Memory,
-            format!(
-                "the sandbox reached its hard memory cap of {} bytes",
-                limits.hard_memory_cap()
-            ),
-        );
-    }
-    match trap.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => limit(
-            LimitKind::Fuel,
-            format!(
-                "the script used all {} units of fuel of one call",
-                limits.fuel
-            ),
-        ),
-        Some(Trap::Interrupt) => limit(
-            LimitKind::WallClock,
-            format!("the script ran longer than {:?}", limits.wall_clock),
-        ),
-        Some(Trap::StackOverflow) => limit(LimitKind::Stack, "the wasm stack was exhausted".into()),
-        _ => {
-            // Not a limit: a bug in the guest (a panic aborts it) or an
-            // instantiation failure such as a full pool. Keep what the guest
-            // wrote to stderr, if anything, for the report.
-            let stderr = state.stderr.contents();
-            let said = String::from_utf8_lossy(&stderr);
-            let said = said.trim();
-            let message = if said.is_empty() {
-                format!("{doing}: {trap:#}")
-            } else {
-                format!("{doing}: {trap:#} (guest stderr: {said})")
-            };
-            ScriptError::Host { message }
-        }
-    }
 }
 
 /// Converts the guest's error, whose chunk defaults to `name`.

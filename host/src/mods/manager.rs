@@ -5,11 +5,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::mods::{LoadError, ModSource, Policy};
-use crate::permissions::Permissions;
-use crate::{
-    ComponentRegistry, Limits, Sandbox, SandboxConfig, ScriptEngine, ScriptError, ViolationPolicy,
-};
+use super::{LoadError, ModSource, Policy};
+use crate::runtime::engine::ScriptEngine;
+use crate::runtime::error::ScriptError;
+use crate::runtime::limits::Limits;
+use crate::runtime::sandbox::{Sandbox, SandboxConfig};
+use crate::world::permissions::{EntityScope, Permissions};
+use crate::world::registry::ComponentRegistry;
+use crate::world::transaction::ViolationPolicy;
 
 /// Whether a mod runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +36,7 @@ impl ModStatus {
     }
 }
 
-/// What a mod has used so far.
+/// What a mod has used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ModStats {
     /// Fuel of all its handler calls.
@@ -44,15 +47,33 @@ pub struct ModStats {
     pub calls: u64,
 }
 
+impl ModStats {
+    /// Both together: fuel and calls added, the larger peak.
+    #[must_use]
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            fuel_used: self.fuel_used.saturating_add(other.fuel_used),
+            memory_peak: self.memory_peak.max(other.memory_peak),
+            calls: self.calls.saturating_add(other.calls),
+        }
+    }
+}
+
 /// One loaded mod.
 pub struct LoadedMod {
+    /// Its name, shared with the system's links and reports (no copies per tick).
+    name: Arc<str>,
     source: ModSource,
     granted: Arc<Permissions>,
     limits: Limits,
     config: Arc<[u8]>,
     sandbox: Sandbox,
     status: ModStatus,
+    /// This incarnation's calls and fuel (its sandbox knows its memory peak).
     stats: ModStats,
+    /// What earlier incarnations used, before a `reload` or an `enable`
+    /// that had to reload.
+    earlier: ModStats,
     registry: Arc<ComponentRegistry>,
     on_violation: ViolationPolicy,
     disable_on_error: bool,
@@ -62,7 +83,10 @@ pub struct LoadedMod {
 impl LoadedMod {
     /// Its name.
     pub fn name(&self) -> &str {
-        &self.source.manifest.name
+        &self.name
+    }
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
+        &self.name
     }
     /// Its version.
     pub fn version(&self) -> &str {
@@ -88,8 +112,13 @@ impl LoadedMod {
     pub fn is_active(&self) -> bool {
         self.status == ModStatus::Active
     }
-    /// What it used so far.
+    /// What it used since it was first loaded, across reloads.
     pub fn stats(&self) -> ModStats {
+        self.earlier.plus(self.incarnation_stats())
+    }
+    /// What its current incarnation used: since its latest load, `reload`
+    /// or reloading `enable`.
+    pub fn incarnation_stats(&self) -> ModStats {
         ModStats {
             memory_peak: self.sandbox.memory_peak(),
             ..self.stats
@@ -122,7 +151,9 @@ impl LoadedMod {
     /// and traps always do; Lua errors as the policy says.
     pub(crate) fn should_disable(&self, error: &ScriptError) -> bool {
         match error {
-            ScriptError::Syntax { .. } | ScriptError::Runtime { .. } => {
+            ScriptError::Syntax { .. }
+            | ScriptError::Runtime { .. }
+            | ScriptError::PermissionDenied { .. } => {
                 self.disable_on_error || self.sandbox.is_poisoned()
             }
             _ => true,
@@ -138,8 +169,7 @@ impl LoadedMod {
 /// in name order (see [`crate::ScriptSystem`]).
 ///
 /// ```
-/// use moonbox::mods::{ModSource, Policy};
-/// use moonbox::{ComponentRegistry, ScriptEngine, ScriptManager};
+/// use moonbox::{ComponentRegistry, ModSource, Policy, ScriptEngine, ScriptManager};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let registry = std::sync::Arc::new(ComponentRegistry::new());
 /// let mut manager = ScriptManager::new(ScriptEngine::new()?, registry, Policy::default());
@@ -274,7 +304,9 @@ impl ScriptManager {
                 message: format!("reloaded manifest renames it to '{}'", source.manifest.name),
             });
         }
-        let fresh = self.prepare(source)?;
+        let earlier = old.stats();
+        let mut fresh = self.prepare(source)?;
+        fresh.earlier = earlier;
         self.mods.insert(name.to_owned(), fresh);
         Ok(())
     }
@@ -292,12 +324,9 @@ impl ScriptManager {
             })
     }
 
-    pub(crate) fn names(&self) -> Vec<String> {
-        self.mods.keys().cloned().collect()
-    }
-
-    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut LoadedMod> {
-        self.mods.get_mut(name)
+    /// Every mod, in name order, to run them.
+    pub(crate) fn mods_mut(&mut self) -> impl Iterator<Item = &mut LoadedMod> {
+        self.mods.values_mut()
     }
 
     fn entry(&mut self, name: &str) -> Result<&mut LoadedMod, LoadError> {
@@ -315,9 +344,12 @@ impl ScriptManager {
             name: name.clone(),
             message,
         };
-        let requested = manifest.permissions.to_permissions().map_err(&rejected)?;
+        let requested = manifest
+            .permissions
+            .to_permissions()
+            .map_err(|e| rejected(e.to_string()))?;
         let mut named: Vec<&str> = requested.components.keys().map(String::as_str).collect();
-        if let crate::permissions::EntityScope::Tagged(tag) = &requested.scope {
+        if let EntityScope::Tagged(tag) = &requested.scope {
             named.push(tag);
         }
         if let Some(unknown) = named.iter().find(|c| !self.registry.contains(c)) {
@@ -329,8 +361,10 @@ impl ScriptManager {
         let granted = requested.intersect(&self.policy.allowed);
         let limits = self
             .policy
-            .limits(manifest.budget.fuel_per_tick, manifest.budget.memory);
-        let config = manifest.config_bytes().map_err(&rejected)?;
+            .limits(manifest.budget.fuel(), manifest.budget.memory);
+        let config = manifest
+            .config_bytes()
+            .map_err(|e| rejected(e.to_string()))?;
         let script = |error| LoadError::Script {
             name: name.clone(),
             error,
@@ -357,12 +391,14 @@ impl ScriptManager {
             })?;
         sandbox.run(&manifest.entry, entry).map_err(script)?;
         Ok(LoadedMod {
+            name: name.as_str().into(),
             granted: Arc::new(granted),
             limits,
             config: config.into(),
             sandbox,
             status: ModStatus::Active,
             stats: ModStats::default(),
+            earlier: ModStats::default(),
             registry: Arc::clone(&self.registry),
             on_violation: self.policy.on_violation,
             disable_on_error: self.policy.disable_on_error,

@@ -31,7 +31,7 @@ const MIB: u64 = 1024 * 1024;
 /// ```
 /// use moonbox::Limits;
 /// let limits = Limits { fuel: 1_000_000, ..Limits::default() };
-/// assert_eq!(limits.memory, moonbox::limits::DEFAULT_MEMORY);
+/// assert_eq!(limits.memory, moonbox::DEFAULT_MEMORY);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

@@ -1,19 +1,21 @@
-//! [`ComponentRegistry`]: the engine's Rust component types, by name, as
-//! values a script can read and write.
+//! [`ComponentRegistry`]: the engine's Rust component types by name, and the
+//! one value codec between them and everything outside Rust.
+//!
+//! Values cross as MessagePack, whoever sends them: scripts, events, mod
+//! configuration, the world hash. A value is decoded whole into its Rust
+//! type before the world is touched. JSON (world files, replays, diffs) is
+//! an adapter on top: any serde value goes through the same codec
+//! ([`ComponentRegistry::set`], [`ComponentRegistry::get`]). The registry
+//! only converts; the transaction (`transaction.rs`) decides what is
+//! written and how it is undone.
 
 use std::any::type_name;
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use hecs::{Entity, World};
+use hecs::{Entity, EntityBuilder, World};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-/// A component's value as scripts see it: JSON-shaped data (null, booleans,
-/// integers, floats, strings, arrays, string-keyed tables). Objects keep their
-/// keys sorted, so equal components always look the same. NaN and infinities
-/// cannot be represented.
-pub type ComponentValue = serde_json::Value;
 
 /// Why a component could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,69 +55,67 @@ pub enum RegistryError {
     },
 }
 
-/// Undoes one change to the world (see `session.rs`).
-pub(crate) type Undo = Box<dyn FnOnce(&mut World) + Send>;
-
-/// A value decoded into its Rust type, not yet placed in the world.
-pub(crate) trait Pending: Send {
-    /// Adds or replaces the component on `entity`, logging how to undo it.
-    fn apply(self: Box<Self>, world: &mut World, entity: Entity, undo: &mut Vec<Undo>);
-    /// Adds the component to an entity being built.
-    fn add_to(self: Box<Self>, builder: &mut hecs::EntityBuilder);
+/// A component value decoded into its Rust type, not yet in the world.
+pub(crate) trait Decoded: Send + Sync {
+    /// Puts it on the live `entity`; says what it replaced.
+    fn put(self: Box<Self>, world: &mut World, entity: Entity) -> Previous;
+    /// Adds it to an entity being built.
+    fn add_to(self: Box<Self>, builder: &mut EntityBuilder);
 }
 
-struct PendingValue<T>(T);
+/// What an entity had before a [`Decoded::put`]: enough to undo it.
+pub(crate) enum Previous {
+    /// A value of that component, now replaced.
+    Value(Box<dyn Decoded>),
+    /// Nothing: this function removes the component that was added.
+    Absent(fn(&mut World, Entity)),
+}
 
-impl<T: hecs::Component> Pending for PendingValue<T> {
-    fn apply(self: Box<Self>, world: &mut World, entity: Entity, undo: &mut Vec<Undo>) {
+struct Value<T>(T);
+
+impl<T: hecs::Component> Decoded for Value<T> {
+    fn put(self: Box<Self>, world: &mut World, entity: Entity) -> Previous {
         let new = self.0;
         if let Ok(mut slot) = world.get::<&mut T>(entity) {
             // Replacing in place keeps the entity in its archetype: no move.
             let old = std::mem::replace(&mut *slot, new);
-            undo.push(Box::new(move |world: &mut World| {
-                if let Ok(mut slot) = world.get::<&mut T>(entity) {
-                    *slot = old;
-                }
-            }));
-        } else if world.insert_one(entity, new).is_ok() {
-            undo.push(Box::new(move |world: &mut World| {
-                // Ignoring the result: the entity may already be gone (a spawn undone).
-                let _ = world.remove_one::<T>(entity);
-            }));
+            return Previous::Value(Box::new(Value(old)));
         }
+        // Ignoring the result: the caller checked that the entity is alive.
+        let _ = world.insert_one(entity, new);
+        Previous::Absent(|world, entity| {
+            // The entity may already be gone (a spawn undone first).
+            let _ = world.remove_one::<T>(entity);
+        })
     }
 
-    fn add_to(self: Box<Self>, builder: &mut hecs::EntityBuilder) {
+    fn add_to(self: Box<Self>, builder: &mut EntityBuilder) {
         builder.add(self.0);
     }
 }
 
-/// Type-erased access to one registered component type.
-trait Access: Send + Sync {
+/// Type-erased operations on one registered component type.
+trait ComponentType: Send + Sync {
     fn type_name(&self) -> &'static str;
-    fn get(&self, world: &World, entity: Entity) -> Option<Result<ComponentValue, String>>;
-    fn insert(
-        &self,
-        world: &mut World,
-        entity: Entity,
-        value: ComponentValue,
-    ) -> Result<(), String>;
-    fn remove(&self, world: &mut World, entity: Entity) -> bool;
-    fn has(&self, world: &World, entity: Entity) -> bool;
+    /// Appends the entity's value as MessagePack; `Ok(false)` if it has none.
     fn encode(
         &self,
+        name: &str,
         world: &World,
         entity: Entity,
         out: &mut Vec<u8>,
-    ) -> Option<Result<(), String>>;
-    fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Pending>, String>;
-    fn remove_logged(&self, world: &mut World, entity: Entity, undo: &mut Vec<Undo>) -> bool;
+    ) -> Result<bool, RegistryError>;
+    /// Decodes exactly one MessagePack value of this type.
+    fn decode(&self, name: &str, bytes: &[u8]) -> Result<Box<dyn Decoded>, RegistryError>;
+    fn has(&self, world: &World, entity: Entity) -> bool;
+    /// Removes the component and returns it.
+    fn take(&self, world: &mut World, entity: Entity) -> Option<Box<dyn Decoded>>;
     fn entities(&self, world: &World) -> Vec<Entity>;
 }
 
 struct Typed<T>(std::marker::PhantomData<fn() -> T>);
 
-impl<T> Access for Typed<T>
+impl<T> ComponentType for Typed<T>
 where
     T: hecs::Component + Serialize + DeserializeOwned,
 {
@@ -123,65 +123,42 @@ where
         type_name::<T>()
     }
 
-    fn get(&self, world: &World, entity: Entity) -> Option<Result<ComponentValue, String>> {
-        let component = world.get::<&T>(entity).ok()?;
-        Some(serde_json::to_value(&*component).map_err(|e| e.to_string()))
-    }
-
-    fn insert(
+    fn encode(
         &self,
-        world: &mut World,
+        name: &str,
+        world: &World,
         entity: Entity,
-        value: ComponentValue,
-    ) -> Result<(), String> {
-        // The whole value is converted before the world is touched: a bad
-        // value never leaves a half-written component.
-        let component: T = serde_json::from_value(value).map_err(|e| e.to_string())?;
-        world
-            .insert_one(entity, component)
-            .map_err(|e| e.to_string())
+        out: &mut Vec<u8>,
+    ) -> Result<bool, RegistryError> {
+        let Ok(component) = world.get::<&T>(entity) else {
+            return Ok(false);
+        };
+        rmp_serde::encode::write_named(out, &*component).map_err(|e| invalid(name, &e))?;
+        Ok(true)
     }
 
-    fn remove(&self, world: &mut World, entity: Entity) -> bool {
-        world.remove_one::<T>(entity).is_ok()
+    fn decode(&self, name: &str, bytes: &[u8]) -> Result<Box<dyn Decoded>, RegistryError> {
+        let mut rest = bytes;
+        let value = T::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))
+            .map_err(|e| invalid(name, &e))?;
+        // One value, nothing after it: trailing bytes mean the sender and
+        // the component type disagree.
+        if !rest.is_empty() {
+            return Err(invalid(
+                name,
+                &format_args!("{} unexpected bytes after the value", rest.len()),
+            ));
+        }
+        Ok(Box::new(Value(value)))
     }
 
     fn has(&self, world: &World, entity: Entity) -> bool {
         world.satisfies::<&T>(entity)
     }
 
-    fn encode(
-        &self,
-        world: &World,
-        entity: Entity,
-        out: &mut Vec<u8>,
-    ) -> Option<Result<(), String>> {
-        let component = world.get::<&T>(entity).ok()?;
-        Some(rmp_serde::encode::write_named(out, &*component).map_err(|e| e.to_string()))
-    }
-
-    fn decode(&self, bytes: &[u8]) -> Result<Box<dyn Pending>, String> {
-        let mut rest = bytes;
-        let value = T::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))
-            .map_err(|e| e.to_string())?;
-        // One value, nothing after it: trailing bytes mean the sender and
-        // the component type disagree.
-        if !rest.is_empty() {
-            return Err(format!("{} unexpected bytes after the value", rest.len()));
-        }
-        Ok(Box::new(PendingValue(value)))
-    }
-
-    fn remove_logged(&self, world: &mut World, entity: Entity, undo: &mut Vec<Undo>) -> bool {
-        match world.remove_one::<T>(entity) {
-            Ok(old) => {
-                undo.push(Box::new(move |world: &mut World| {
-                    let _ = world.insert_one(entity, old);
-                }));
-                true
-            }
-            Err(_) => false,
-        }
+    fn take(&self, world: &mut World, entity: Entity) -> Option<Box<dyn Decoded>> {
+        let old = world.remove_one::<T>(entity).ok()?;
+        Some(Box::new(Value(old)))
     }
 
     fn entities(&self, world: &World) -> Vec<Entity> {
@@ -192,11 +169,13 @@ where
 /// The component types scripts may see, by name.
 ///
 /// Register a type in one line; it needs `serde`'s `Serialize` and
-/// `Deserialize`:
+/// `Deserialize`. Values can then be read and written as any serde type
+/// (here JSON), converted through MessagePack exactly as scripts' values are:
 ///
 /// ```
 /// use moonbox::ComponentRegistry;
 /// use serde::{Deserialize, Serialize};
+/// use serde_json::{Value, json};
 ///
 /// #[derive(Serialize, Deserialize, PartialEq, Debug)]
 /// struct Position { x: f32, y: f32 }
@@ -207,16 +186,16 @@ where
 ///
 /// let mut world = hecs::World::new();
 /// let e = world.spawn((Position { x: 1.0, y: 2.0 },));
-/// assert_eq!(registry.get(&world, e, "Position")?, Some(serde_json::json!({"x": 1.0, "y": 2.0})));
-/// registry.set(&mut world, e, "Position", serde_json::json!({"x": 5, "y": 6}))?;
+/// assert_eq!(registry.get::<Value>(&world, e, "Position")?, Some(json!({"x": 1.0, "y": 2.0})));
+/// registry.set(&mut world, e, "Position", &json!({"x": 5, "y": 6}))?;
 /// assert_eq!(*world.get::<&Position>(e).unwrap(), Position { x: 5.0, y: 6.0 });
-/// assert!(registry.set(&mut world, e, "Position", serde_json::json!({"x": 1})).is_err());
+/// assert!(registry.set(&mut world, e, "Position", &json!({"x": 1})).is_err());
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Default)]
 pub struct ComponentRegistry {
-    components: BTreeMap<String, Box<dyn Access>>,
+    components: BTreeMap<String, Box<dyn ComponentType>>,
 }
 
 impl std::fmt::Debug for ComponentRegistry {
@@ -225,7 +204,7 @@ impl std::fmt::Debug for ComponentRegistry {
             .entries(
                 self.components
                     .iter()
-                    .map(|(name, access)| (name, access.type_name())),
+                    .map(|(name, component)| (name, component.type_name())),
             )
             .finish()
     }
@@ -267,42 +246,60 @@ impl ComponentRegistry {
         self.components.contains_key(name)
     }
 
-    /// Reads component `name` of `entity`; `None` if the entity lacks it.
+    /// Reads component `name` of `entity` as a `V` (any serde type, e.g.
+    /// `serde_json::Value`); `None` if the entity lacks it.
     ///
     /// # Errors
     /// Unknown component or entity, or a conversion that failed or panicked.
-    pub fn get(
+    pub fn get<V: DeserializeOwned>(
         &self,
         world: &World,
         entity: Entity,
         name: &str,
-    ) -> Result<Option<ComponentValue>, RegistryError> {
-        let access = self.access(name)?;
+    ) -> Result<Option<V>, RegistryError> {
+        let Some(bytes) = self.get_msgpack(world, entity, name)? else {
+            return Ok(None);
+        };
+        guarded(name, || rmp_serde::from_slice(&bytes))?
+            .map(Some)
+            .map_err(|e| invalid(name, &e))
+    }
+
+    /// Reads component `name` of `entity` as one MessagePack value, the
+    /// encoding mods see; `None` if the entity lacks it.
+    ///
+    /// # Errors
+    /// Unknown component or entity, or a conversion that failed or panicked.
+    pub fn get_msgpack(
+        &self,
+        world: &World,
+        entity: Entity,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        self.component(name)?;
         ensure_alive(world, entity)?;
-        match guarded(name, || access.get(world, entity))? {
-            None => Ok(None),
-            Some(Ok(value)) => Ok(Some(value)),
-            Some(Err(reason)) => Err(invalid(name, reason)),
-        }
+        let mut out = Vec::new();
+        Ok(self.encode(world, entity, name, &mut out)?.then_some(out))
     }
 
     /// Writes component `name` of `entity` (adding or replacing it) from
-    /// `value`, which must fit the type exactly; otherwise nothing changes.
+    /// `value`, any serde value (e.g. `serde_json::Value`), which must fit
+    /// the type exactly; otherwise nothing changes.
     ///
     /// # Errors
     /// Unknown component or entity, a value that does not fit, or a
     /// conversion that panicked.
-    pub fn set(
+    pub fn set<V: Serialize + ?Sized>(
         &self,
         world: &mut World,
         entity: Entity,
         name: &str,
-        value: ComponentValue,
+        value: &V,
     ) -> Result<(), RegistryError> {
-        let access = self.access(name)?;
+        self.component(name)?;
         ensure_alive(world, entity)?;
-        guarded(name, || access.insert(world, entity, value))?
-            .map_err(|reason| invalid(name, reason))
+        let bytes = rmp_serde::to_vec_named(value).map_err(|e| invalid(name, &e))?;
+        self.set_msgpack(world, entity, name, &bytes)
     }
 
     /// Writes component `name` of `entity` from one MessagePack value, the
@@ -312,8 +309,10 @@ impl ComponentRegistry {
     /// nothing.
     ///
     /// ```
-    /// # use moonbox::demo::{self, Position};
-    /// let registry = demo::registry().unwrap();
+    /// # #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    /// # struct Position { x: f64, y: f64 }
+    /// let mut registry = moonbox::ComponentRegistry::new();
+    /// registry.register::<Position>("Position").unwrap();
     /// let mut world = hecs::World::new();
     /// let e = world.spawn(());
     /// let bytes = rmp_serde::to_vec_named(&Position { x: 1.0, y: 2.0 }).unwrap();
@@ -335,9 +334,9 @@ impl ComponentRegistry {
         name: &str,
         bytes: &[u8],
     ) -> Result<(), RegistryError> {
-        let pending = self.decode(name, bytes)?;
+        let decoded = self.decode(name, bytes)?;
         ensure_alive(world, entity)?;
-        pending.apply(world, entity, &mut Vec::new());
+        decoded.put(world, entity);
         Ok(())
     }
 
@@ -351,9 +350,9 @@ impl ComponentRegistry {
         entity: Entity,
         name: &str,
     ) -> Result<bool, RegistryError> {
-        let access = self.access(name)?;
+        let component = self.component(name)?;
         ensure_alive(world, entity)?;
-        Ok(access.remove(world, entity))
+        Ok(component.take(world, entity).is_some())
     }
 
     /// Whether `entity` has component `name`.
@@ -361,9 +360,9 @@ impl ComponentRegistry {
     /// # Errors
     /// Unknown component or entity.
     pub fn has(&self, world: &World, entity: Entity, name: &str) -> Result<bool, RegistryError> {
-        let access = self.access(name)?;
+        let component = self.component(name)?;
         ensure_alive(world, entity)?;
-        Ok(access.has(world, entity))
+        Ok(component.has(world, entity))
     }
 
     /// Appends component `name` of a live `entity` to `out` as MessagePack;
@@ -375,12 +374,8 @@ impl ComponentRegistry {
         name: &str,
         out: &mut Vec<u8>,
     ) -> Result<bool, RegistryError> {
-        let access = self.access(name)?;
-        match guarded(name, || access.encode(world, entity, out))? {
-            None => Ok(false),
-            Some(Ok(())) => Ok(true),
-            Some(Err(reason)) => Err(invalid(name, reason)),
-        }
+        let component = self.component(name)?;
+        guarded(name, || component.encode(name, world, entity, out))?
     }
 
     /// Decodes a MessagePack value into component `name`'s Rust type, whole,
@@ -389,20 +384,19 @@ impl ComponentRegistry {
         &self,
         name: &str,
         bytes: &[u8],
-    ) -> Result<Box<dyn Pending>, RegistryError> {
-        let access = self.access(name)?;
-        guarded(name, || access.decode(bytes))?.map_err(|reason| invalid(name, reason))
+    ) -> Result<Box<dyn Decoded>, RegistryError> {
+        let component = self.component(name)?;
+        guarded(name, || component.decode(name, bytes))?
     }
 
-    /// Removes component `name` of a live `entity`, logging how to undo it.
-    pub(crate) fn remove_logged(
+    /// Removes component `name` of a live `entity` and returns its value.
+    pub(crate) fn take(
         &self,
         world: &mut World,
         entity: Entity,
         name: &str,
-        undo: &mut Vec<Undo>,
-    ) -> Result<bool, RegistryError> {
-        Ok(self.access(name)?.remove_logged(world, entity, undo))
+    ) -> Result<Option<Box<dyn Decoded>>, RegistryError> {
+        Ok(self.component(name)?.take(world, entity))
     }
 
     /// The entities that have component `name`, in the world's iteration order.
@@ -411,17 +405,17 @@ impl ComponentRegistry {
         world: &World,
         name: &str,
     ) -> Result<Vec<Entity>, RegistryError> {
-        Ok(self.access(name)?.entities(world))
+        Ok(self.component(name)?.entities(world))
     }
 
     /// Whether a live `entity` has component `name` (no liveness check).
     pub(crate) fn has_unchecked(&self, world: &World, entity: Entity, name: &str) -> bool {
         self.components
             .get(name)
-            .is_some_and(|access| access.has(world, entity))
+            .is_some_and(|component| component.has(world, entity))
     }
 
-    fn access(&self, name: &str) -> Result<&dyn Access, RegistryError> {
+    fn component(&self, name: &str) -> Result<&dyn ComponentType, RegistryError> {
         self.components
             .get(name)
             .map(Box::as_ref)
@@ -441,10 +435,10 @@ fn ensure_alive(world: &World, entity: Entity) -> Result<(), RegistryError> {
     }
 }
 
-fn invalid(component: &str, reason: String) -> RegistryError {
+fn invalid(component: &str, reason: &dyn std::fmt::Display) -> RegistryError {
     RegistryError::InvalidValue {
         component: component.to_owned(),
-        reason,
+        reason: reason.to_string(),
     }
 }
 

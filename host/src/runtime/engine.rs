@@ -7,14 +7,14 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
+use super::bindings::{Sandbox as SandboxWorld, SandboxPre};
+use super::epoch::EpochTicker;
+use super::sandbox::{Sandbox, SandboxConfig};
+use super::store::StoreState;
 use crate::ScriptError;
-use crate::bindings::{Sandbox as SandboxWorld, SandboxPre};
-use crate::epoch::EpochTicker;
-use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::store_state::StoreState;
 
 /// The guest component (Lua 5.4 in wasm), built by `guest-lua/build.sh`.
-pub const GUEST_COMPONENT: &[u8] = include_bytes!("../guest/moonbox_guest.wasm");
+pub const GUEST_COMPONENT: &[u8] = include_bytes!("../../guest/moonbox_guest.wasm");
 
 /// How often the epoch advances; the wall-clock limit is counted in these.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);

@@ -3,7 +3,7 @@
 use hecs::World;
 use sha2::{Digest, Sha256};
 
-use crate::{ComponentRegistry, RegistryError};
+use super::registry::{ComponentRegistry, RegistryError};
 
 /// SHA-256 (hex) of every registered component of every entity.
 ///

@@ -1,28 +1,16 @@
 //! [`ScriptSystem`]: runs the mods against a `hecs::World`, tick by tick.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use hecs::{Entity, World};
 use serde::Serialize;
 
-use crate::ScriptError;
-use crate::console::{Channel, Console};
-use crate::manager::{LoadedMod, ScriptManager};
-use crate::session::{SessionInputs, WorldSession};
-
-/// What happened to one mod in one tick or event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Its handler ran (or it has none for this) and its writes were kept.
-    Ran,
-    /// Its handler failed; its writes were rolled back.
-    Failed {
-        /// The error.
-        error: ScriptError,
-        /// Whether the mod was disabled for it.
-        disabled: bool,
-    },
-}
+use super::report::{Outcome, TickReport};
+use crate::mods::{LoadedMod, ScriptManager};
+use crate::runtime::console::{Channel, Console};
+use crate::runtime::error::ScriptError;
+use crate::world::{Transaction, TransactionInputs};
 
 /// The ECS side of Moonbox: calls each active mod's handlers against the
 /// world, each call a transaction, and owns the links between entities and
@@ -36,10 +24,12 @@ pub enum Outcome {
 /// Handlers a mod may define: `on_load()` (once, at its first tick),
 /// `on_tick(dt)` and `on_event(name, data)`.
 ///
+/// Most engines use it through [`crate::Moonbox`], which owns a manager
+/// and a system; it stays usable on its own:
+///
 /// ```
 /// use std::sync::Arc;
-/// use moonbox::mods::{ModSource, Policy};
-/// use moonbox::{ComponentRegistry, ScriptEngine, ScriptManager, ScriptSystem};
+/// use moonbox::{ComponentRegistry, ModSource, Policy, ScriptEngine, ScriptManager, ScriptSystem};
 /// # #[derive(serde::Serialize, serde::Deserialize)] struct Health { hp: i64 }
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut registry = ComponentRegistry::new();
@@ -71,10 +61,12 @@ pub enum Outcome {
 /// ```
 #[derive(Debug)]
 pub struct ScriptSystem {
-    /// Entities each mod spawned, by mod name.
-    links: BTreeMap<String, HashSet<Entity>>,
+    /// Entities each mod spawned, by mod name. The only record of them.
+    links: BTreeMap<Arc<str>, HashSet<Entity>>,
     tick: u64,
     console: Console,
+    /// The latest tick's or event's outcomes, reused.
+    report: TickReport,
 }
 
 impl Default for ScriptSystem {
@@ -90,6 +82,7 @@ impl ScriptSystem {
             links: BTreeMap::new(),
             tick: 0,
             console: Console::default(),
+            report: TickReport::default(),
         }
     }
 
@@ -109,29 +102,27 @@ impl ScriptSystem {
         &mut self.console
     }
 
-    /// The mod that spawned `entity`, if a mod did.
+    /// The mod that spawned `entity`, if a loaded mod did.
     pub fn spawned_by(&self, entity: Entity) -> Option<&str> {
         self.links
             .iter()
             .find(|(_, owned)| owned.contains(&entity))
-            .map(|(name, _)| name.as_str())
+            .map(|(name, _)| &**name)
+    }
+
+    /// Forgets which entities mod `name` spawned (it was unloaded). Ticks do
+    /// this by themselves for mods no longer in the manager.
+    pub fn forget_mod(&mut self, name: &str) {
+        self.links.remove(name);
     }
 
     /// Runs one tick: for each active mod in name order, `on_load()` if it
     /// has not run yet, then `on_tick(dt)`.
-    pub fn tick(
-        &mut self,
-        manager: &mut ScriptManager,
-        world: &mut World,
-        dt: f64,
-    ) -> BTreeMap<String, Outcome> {
+    pub fn tick(&mut self, manager: &mut ScriptManager, world: &mut World, dt: f64) -> &TickReport {
         self.tick += 1;
-        self.forget_dead(world);
-        let mut outcomes = BTreeMap::new();
-        for name in manager.names() {
-            let Some(loaded) = manager.get_mut(&name) else {
-                continue;
-            };
+        self.forget_dead(manager, world);
+        self.report.clear();
+        for loaded in manager.mods_mut() {
             if !loaded.is_active() {
                 continue;
             }
@@ -143,9 +134,9 @@ impl ScriptSystem {
             if outcome == Outcome::Ran {
                 outcome = self.call(loaded, world, dt, "on_tick", &(dt,));
             }
-            outcomes.insert(name, outcome);
+            self.report.push(loaded.name_arc(), outcome);
         }
-        outcomes
+        &self.report
     }
 
     /// Calls `on_event(name, data)` of every active mod, in name order.
@@ -156,18 +147,15 @@ impl ScriptSystem {
         world: &mut World,
         name: &str,
         data: &D,
-    ) -> BTreeMap<String, Outcome> {
-        let mut outcomes = BTreeMap::new();
-        for mod_name in manager.names() {
-            let Some(loaded) = manager.get_mut(&mod_name) else {
-                continue;
-            };
+    ) -> &TickReport {
+        self.report.clear();
+        for loaded in manager.mods_mut() {
             if loaded.is_active() {
                 let outcome = self.call(loaded, world, 0.0, "on_event", &(name, data));
-                outcomes.insert(mod_name, outcome);
+                self.report.push(loaded.name_arc(), outcome);
             }
         }
-        outcomes
+        &self.report
     }
 
     /// One handler call as a transaction: the world moves into the mod's
@@ -180,34 +168,35 @@ impl ScriptSystem {
         handler: &str,
         args: &A,
     ) -> Outcome {
-        let name = loaded.name().to_owned();
-        let inputs = SessionInputs {
+        let links = self.links.entry(Arc::clone(loaded.name_arc())).or_default();
+        let inputs = TransactionInputs {
             registry: loaded.registry_arc(),
             permissions: loaded.granted_arc(),
-            owned: self.links.remove(&name).unwrap_or_default(),
+            owned: std::mem::take(links),
             tick: self.tick,
             dt,
             config: loaded.config_arc(),
             on_violation: loaded.on_violation(),
         };
         let sandbox = loaded.sandbox_mut();
-        sandbox.attach(Box::new(WorldSession::new(std::mem::take(world), inputs)));
+        sandbox.attach(Box::new(Transaction::new(std::mem::take(world), inputs)));
         let result = sandbox.call_with(handler, args);
-        let session = sandbox.detach();
-        let end = session.map(|session| session.finish(result.is_ok()));
-        let result = match end {
-            Some(end) => {
-                *world = end.world;
-                self.links.insert(name.clone(), end.owned);
+        let result = match sandbox.detach() {
+            Some(transaction) => {
+                let result = result.map_err(|error| transaction.classify(error));
+                let finished = transaction.finish(result.is_ok());
+                *world = finished.world;
+                *links = finished.owned;
                 result
             }
-            // The session lives in the store's data, which survives even a
-            // trap; losing it would be a bug in Moonbox, reported as such.
+            // The transaction lives in the store's data, which survives even
+            // a trap; losing it would be a bug in Moonbox, reported as such.
             None => Err(ScriptError::Host {
                 message: "the world was not returned by the sandbox".into(),
             }),
         };
         loaded.record_call();
+        let name = Arc::clone(loaded.name_arc());
         for line in loaded.sandbox_mut().console_mut().drain() {
             self.console
                 .push(line.channel, format!("[{name}] {}", line.text));
@@ -234,10 +223,12 @@ impl ScriptSystem {
         }
     }
 
-    /// Drops links to entities that no longer exist (despawned by the engine).
-    fn forget_dead(&mut self, world: &World) {
-        for owned in self.links.values_mut() {
+    /// Drops links to entities that no longer exist (despawned by the
+    /// engine) and to mods that are no longer loaded.
+    fn forget_dead(&mut self, manager: &ScriptManager, world: &World) {
+        self.links.retain(|name, owned| {
             owned.retain(|entity| world.contains(*entity));
-        }
+            manager.get(name).is_some()
+        });
     }
 }

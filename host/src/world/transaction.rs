@@ -1,20 +1,24 @@
-//! [`WorldSession`]: what one handler call of one script may do to the
-//! world, and the transaction that makes the call all-or-nothing.
+//! [`Transaction`]: what one handler call of one script may do to the world,
+//! and the log that makes the call all-or-nothing.
 //!
-//! The session owns the world only for the duration of the call (it is moved
-//! in and out by [`crate::ScriptSystem`]). Writes go straight to the world
-//! and log how to undo themselves, so reads see the call's own writes at no
-//! cost; despawns wait for the commit, so an undo never has to rebuild an
-//! entity with components the registry does not know.
+//! The transaction owns the world only for the duration of the call (the
+//! system moves it in and out). Every world call is checked against the
+//! script's [`Permissions`] here, before it runs. Writes go straight to the
+//! world and log how to undo themselves, so reads see the call's own writes
+//! at no cost; despawns wait for the commit, so an undo never has to
+//! rebuild an entity with components the registry does not know. Queries
+//! are numbered across a sandbox's calls so that an iterator kept past its
+//! call is refused instead of reading a later call's query.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use hecs::{Entity, World};
 
-use crate::bindings::{FrameInfo, QueryPage, WorldError};
-use crate::permissions::{Denied, EntityFacts, Operation, Permissions};
-use crate::registry::{ComponentRegistry, RegistryError, Undo};
+use super::permissions::{Denied, EntityFacts, Operation, Permissions};
+use super::registry::{ComponentRegistry, Previous, RegistryError};
+use crate::runtime::bindings::{FrameInfo, QueryPage, WorldError};
+use crate::runtime::error::ScriptError;
 
 /// Most queries one call may have open at once (each holds its entity list).
 pub const MAX_OPEN_QUERIES: usize = 64;
@@ -27,7 +31,8 @@ pub enum ViolationPolicy {
     /// manager then disables the mod. The default.
     #[default]
     Disable,
-    /// Refuse only the call: the script gets a catchable Lua error.
+    /// Refuse only the call: the script gets a catchable Lua error, and
+    /// [`crate::ScriptError::PermissionDenied`] if it does not catch it.
     Reject,
 }
 
@@ -51,8 +56,25 @@ impl From<Denied> for Refusal {
     }
 }
 
+impl From<RegistryError> for Refusal {
+    fn from(error: RegistryError) -> Self {
+        Self::Error(match error {
+            RegistryError::NoSuchEntity { entity } => WorldError::NoEntity(entity),
+            other => WorldError::Invalid(other.to_string()),
+        })
+    }
+}
+
+/// How to undo one change, newest last.
+enum Undo {
+    /// Put back what `entity` had before a write or a removal.
+    Restore { entity: Entity, previous: Previous },
+    /// Despawn an entity the call spawned.
+    Spawned(Entity),
+}
+
 /// The world as one script sees it during one call.
-pub(crate) struct WorldSession {
+pub(crate) struct Transaction {
     world: World,
     registry: Arc<ComponentRegistry>,
     permissions: Arc<Permissions>,
@@ -60,15 +82,20 @@ pub(crate) struct WorldSession {
     owned: HashSet<Entity>,
     frame: FrameInfo,
     config: Arc<[u8]>,
-    pub(crate) on_violation: ViolationPolicy,
+    on_violation: ViolationPolicy,
     undo: Vec<Undo>,
-    spawned: Vec<Entity>,
     despawned: HashSet<Entity>,
     despawn_order: Vec<Entity>,
     queries: Vec<Query>,
     /// The number the host gives this call's first query (`queries[0]`).
     first_query: u32,
+    /// Denials this call refused under [`ViolationPolicy::Reject`]: an
+    /// uncaught Lua error that is one of them is a permission denial.
+    denials: Vec<String>,
 }
+
+/// Most denials a call remembers; one is enough to classify its error.
+const MAX_REMEMBERED_DENIALS: usize = 8;
 
 /// An open query: its components and the entities it matched at its start.
 struct Query {
@@ -77,14 +104,14 @@ struct Query {
     position: usize,
 }
 
-/// What a session gives back when the call ends.
-pub(crate) struct SessionEnd {
+/// What a transaction gives back when the call ends.
+pub(crate) struct Finished {
     pub(crate) world: World,
     pub(crate) owned: HashSet<Entity>,
 }
 
-/// The inputs of a session besides the world.
-pub(crate) struct SessionInputs {
+/// The inputs of a transaction besides the world.
+pub(crate) struct TransactionInputs {
     pub(crate) registry: Arc<ComponentRegistry>,
     pub(crate) permissions: Arc<Permissions>,
     pub(crate) owned: HashSet<Entity>,
@@ -94,8 +121,27 @@ pub(crate) struct SessionInputs {
     pub(crate) on_violation: ViolationPolicy,
 }
 
-impl WorldSession {
-    pub(crate) fn new(world: World, inputs: SessionInputs) -> Self {
+/// Scope facts about one entity, gathered before the permission check.
+struct Facts<'a> {
+    spawned_by_script: bool,
+    /// The scope's tag, if it has one, and whether the entity carries it.
+    tag: Option<(&'a str, bool)>,
+}
+
+impl EntityFacts for Facts<'_> {
+    fn spawned_by_script(&self) -> bool {
+        self.spawned_by_script
+    }
+
+    fn has_component(&self, name: &str) -> bool {
+        self.tag
+            .as_ref()
+            .is_some_and(|&(tag, has)| has && tag == name)
+    }
+}
+
+impl Transaction {
+    pub(crate) fn new(world: World, inputs: TransactionInputs) -> Self {
         Self {
             world,
             registry: inputs.registry,
@@ -108,11 +154,11 @@ impl WorldSession {
             config: inputs.config,
             on_violation: inputs.on_violation,
             undo: Vec::new(),
-            spawned: Vec::new(),
             despawned: HashSet::new(),
             despawn_order: Vec::new(),
             queries: Vec::new(),
             first_query: 0,
+            denials: Vec::new(),
         }
     }
 
@@ -128,9 +174,50 @@ impl WorldSession {
         self.first_query.wrapping_add(opened)
     }
 
+    /// What a permission denial does in this call.
+    pub(crate) fn on_violation(&self) -> ViolationPolicy {
+        self.on_violation
+    }
+
+    /// Remembers a denial the script was told about (reject policy).
+    pub(crate) fn note_denial(&mut self, denied: &Denied) {
+        if self.denials.len() < MAX_REMEMBERED_DENIALS {
+            self.denials.push(denied.to_string());
+        }
+    }
+
+    /// Reports an uncaught Lua error that is one of the denials this call
+    /// refused as [`ScriptError::PermissionDenied`]. Only a denial the host
+    /// made in this call can match (the guest reports it as
+    /// `world:CALL: permission denied: WHY`), so a script cannot forge one.
+    pub(crate) fn classify(&self, error: ScriptError) -> ScriptError {
+        match error {
+            ScriptError::Runtime {
+                script,
+                line,
+                message,
+                traceback,
+            } if self.is_denial(&message) => ScriptError::PermissionDenied {
+                script,
+                line,
+                message,
+                traceback,
+            },
+            other => other,
+        }
+    }
+
+    fn is_denial(&self, message: &str) -> bool {
+        self.denials.iter().any(|why| {
+            message
+                .strip_suffix(why.as_str())
+                .is_some_and(|head| head.ends_with(": permission denied: "))
+        })
+    }
+
     /// Ends the call: keeps its changes if `commit`, otherwise restores the
     /// world exactly as it was before the call.
-    pub(crate) fn finish(mut self, commit: bool) -> SessionEnd {
+    pub(crate) fn finish(mut self, commit: bool) -> Finished {
         if commit {
             for entity in self.despawn_order.drain(..) {
                 // Ignoring the result: the entity may have been despawned by an undo.
@@ -139,13 +226,23 @@ impl WorldSession {
             }
         } else {
             while let Some(undo) = self.undo.pop() {
-                undo(&mut self.world);
-            }
-            for entity in self.spawned.drain(..) {
-                self.owned.remove(&entity);
+                match undo {
+                    Undo::Restore { entity, previous } => match previous {
+                        Previous::Value(value) => {
+                            if self.world.contains(entity) {
+                                value.put(&mut self.world, entity);
+                            }
+                        }
+                        Previous::Absent(remove) => remove(&mut self.world, entity),
+                    },
+                    Undo::Spawned(entity) => {
+                        let _ = self.world.despawn(entity);
+                        self.owned.remove(&entity);
+                    }
+                }
             }
         }
-        SessionEnd {
+        Finished {
             world: self.world,
             owned: self.owned,
         }
@@ -164,23 +261,28 @@ impl WorldSession {
         let mut out = Vec::new();
         let found = self
             .registry
-            .encode(&self.world, entity, component, &mut out)
-            .map_err(refusal)?;
+            .encode(&self.world, entity, component, &mut out)?;
         Ok(found.then_some(out))
     }
 
     pub(crate) fn set(&mut self, bits: u64, component: &str, value: &[u8]) -> Result<(), Refusal> {
         let entity = self.entity_for(Operation::Write(component), bits)?;
-        let pending = self.registry.decode(component, value).map_err(refusal)?;
-        pending.apply(&mut self.world, entity, &mut self.undo);
+        let decoded = self.registry.decode(component, value)?;
+        let previous = decoded.put(&mut self.world, entity);
+        self.undo.push(Undo::Restore { entity, previous });
         Ok(())
     }
 
     pub(crate) fn remove(&mut self, bits: u64, component: &str) -> Result<bool, Refusal> {
         let entity = self.entity_for(Operation::Write(component), bits)?;
-        self.registry
-            .remove_logged(&mut self.world, entity, component, &mut self.undo)
-            .map_err(refusal)
+        let Some(old) = self.registry.take(&mut self.world, entity, component)? else {
+            return Ok(false);
+        };
+        self.undo.push(Undo::Restore {
+            entity,
+            previous: Previous::Value(old),
+        });
+        Ok(true)
     }
 
     pub(crate) fn has(&mut self, bits: u64, component: &str) -> Result<bool, Refusal> {
@@ -205,26 +307,19 @@ impl WorldSession {
         let Some((first, rest)) = components.split_first() else {
             return Err(WorldError::Invalid("a query needs at least one component".into()).into());
         };
-        let mut entities = self
-            .registry
-            .entities_with(&self.world, first)
-            .map_err(refusal)?;
-        for component in rest {
-            if !self.registry.contains(component) {
-                return Err(refusal(RegistryError::UnknownComponent {
-                    name: component.clone(),
-                }));
+        let mut entities = self.registry.entities_with(&self.world, first)?;
+        if let Some(unknown) = rest.iter().find(|c| !self.registry.contains(c)) {
+            return Err(RegistryError::UnknownComponent {
+                name: unknown.clone(),
             }
+            .into());
         }
         entities.retain(|&entity| {
             !self.despawned.contains(&entity)
                 && rest
                     .iter()
                     .all(|c| self.registry.has_unchecked(&self.world, entity, c))
-                && self.permissions.in_scope(&Facts {
-                    session: self,
-                    entity,
-                })
+                && self.permissions.in_scope(&self.facts(entity))
         });
         let cursor = self.next_query_number();
         self.queries.push(Query {
@@ -260,8 +355,7 @@ impl WorldSession {
             for component in &query.components {
                 if !self
                     .registry
-                    .encode(&self.world, entity, component, &mut values)
-                    .map_err(refusal)?
+                    .encode(&self.world, entity, component, &mut values)?
                 {
                     complete = false;
                     break;
@@ -296,16 +390,10 @@ impl WorldSession {
                     WorldError::Invalid(format!("component '{component}' given twice")).into(),
                 );
             }
-            self.registry
-                .decode(component, bytes)
-                .map_err(refusal)?
-                .add_to(&mut builder);
+            self.registry.decode(component, bytes)?.add_to(&mut builder);
         }
         let entity = self.world.spawn(builder.build());
-        self.undo.push(Box::new(move |world: &mut World| {
-            let _ = world.despawn(entity);
-        }));
-        self.spawned.push(entity);
+        self.undo.push(Undo::Spawned(entity));
         self.owned.insert(entity);
         Ok(entity.to_bits().get())
     }
@@ -321,18 +409,10 @@ impl WorldSession {
     /// Checks `operation` on the entity `bits`: permission first, so a
     /// script learns nothing about entities or components it may not see.
     fn entity_for(&self, operation: Operation<'_>, bits: u64) -> Result<Entity, Refusal> {
-        let entity = Entity::from_bits(bits);
-        let facts_entity = entity.filter(|e| self.alive(*e));
-        match facts_entity {
+        match Entity::from_bits(bits).filter(|e| self.alive(*e)) {
             Some(entity) => {
-                self.permissions.check_entity(
-                    operation,
-                    bits,
-                    &Facts {
-                        session: self,
-                        entity,
-                    },
-                )?;
+                self.permissions
+                    .check_entity(operation, bits, &self.facts(entity))?;
                 Ok(entity)
             }
             None => {
@@ -344,31 +424,17 @@ impl WorldSession {
         }
     }
 
+    fn facts(&self, entity: Entity) -> Facts<'_> {
+        Facts {
+            spawned_by_script: self.owned.contains(&entity),
+            tag: self
+                .permissions
+                .scope_tag()
+                .map(|tag| (tag, self.registry.has_unchecked(&self.world, entity, tag))),
+        }
+    }
+
     fn alive(&self, entity: Entity) -> bool {
         self.world.contains(entity) && !self.despawned.contains(&entity)
     }
-}
-
-struct Facts<'a> {
-    session: &'a WorldSession,
-    entity: Entity,
-}
-
-impl EntityFacts for Facts<'_> {
-    fn spawned_by_script(&self) -> bool {
-        self.session.owned.contains(&self.entity)
-    }
-
-    fn has_component(&self, name: &str) -> bool {
-        self.session
-            .registry
-            .has_unchecked(&self.session.world, self.entity, name)
-    }
-}
-
-fn refusal(error: RegistryError) -> Refusal {
-    Refusal::Error(match error {
-        RegistryError::NoSuchEntity { entity } => WorldError::NoEntity(entity),
-        other => WorldError::Invalid(other.to_string()),
-    })
 }

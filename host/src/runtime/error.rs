@@ -34,6 +34,23 @@ pub enum ScriptError {
         traceback: String,
     },
 
+    /// A world call was refused for a missing permission, and the script
+    /// let the refusal propagate. Only under
+    /// [`ViolationPolicy::Reject`](crate::ViolationPolicy::Reject): the
+    /// default policy ends the call with [`ScriptError::SecurityViolation`].
+    #[error("{}", located(script, *line, message))]
+    PermissionDenied {
+        /// The chunk the error points at.
+        script: String,
+        /// The line Lua reported, if any.
+        line: Option<u32>,
+        /// The message, e.g. `world:get: permission denied: no read
+        /// permission for component 'Health'`.
+        message: String,
+        /// Lua's `stack traceback:` lines (without that heading).
+        traceback: String,
+    },
+
     /// A limit of [`Limits`](crate::Limits) stopped the script.
     #[error("{kind} limit exceeded: {message}")]
     ResourceLimitExceeded {

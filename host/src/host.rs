@@ -1,0 +1,245 @@
+//! [`Moonbox`]: the front door for engines. One value that owns the engine,
+//! the mods and the system, made by a builder in one expression.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hecs::{Entity, World};
+use serde::Serialize;
+
+use crate::mods::{LoadError, LoadedMod, ModSource, Policy, ScriptManager};
+use crate::runtime::console::Console;
+use crate::runtime::engine::{EngineConfig, ScriptEngine};
+use crate::runtime::error::ScriptError;
+use crate::system::{ScriptSystem, TickReport};
+use crate::world::registry::ComponentRegistry;
+
+/// A ready script host: mods loaded from folders, run against your
+/// `hecs::World` tick by tick, each handler call a transaction, each mod
+/// limited by the [`Policy`].
+///
+/// Inside, the three parts keep their jobs: the [`ScriptEngine`] only
+/// executes, the [`ScriptManager`] is the only store of mods, and the
+/// [`ScriptSystem`] is the only owner of the links between entities and
+/// the mods that spawned them. [`Moonbox::manager`] and
+/// [`Moonbox::system`] reach them; engines that need to drive them
+/// separately can build them on their own.
+///
+/// ```
+/// use moonbox::{ComponentRegistry, ModSource, Moonbox, Policy};
+/// # #[derive(serde::Serialize, serde::Deserialize)] struct Health { hp: i64 }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut registry = ComponentRegistry::new();
+/// registry.register::<Health>("Health")?;
+/// let policy = Policy::allow_all(&registry);
+/// let mut host = Moonbox::builder(registry).policy(policy).seed(7).build()?;
+/// host.load(ModSource::from_parts("inline", "name = 'regen'\nversion = '1'\n[permissions]\nread = ['Health']\nwrite = ['Health']\nscope = 'all'", [(
+///     "main.lua".to_string(),
+///     b"function on_tick(dt) for e, h in world:query('Health') do world:set(e, 'Health', { hp = h.hp + 1 }) end end".to_vec(),
+/// )])?)?;
+/// let mut world = hecs::World::new();
+/// let e = world.spawn((Health { hp: 1 },));
+/// assert!(host.tick(&mut world, 1.0 / 60.0).all_ran());
+/// assert_eq!(world.get::<&Health>(e)?.hp, 2);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Moonbox {
+    manager: ScriptManager,
+    system: ScriptSystem,
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Moonbox>();
+};
+
+/// Builds a [`Moonbox`]; see [`Moonbox::builder`].
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct MoonboxBuilder {
+    registry: Arc<ComponentRegistry>,
+    policy: Policy,
+    seed: u64,
+    engine: Option<ScriptEngine>,
+    engine_config: EngineConfig,
+}
+
+impl MoonboxBuilder {
+    /// What mods may be granted. Default: [`Policy::default`], which grants
+    /// nothing: pass one that allows what your mods need.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The seed every mod's random sources derive from. Default: 0.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// An engine to share (it compiles the guest once per process).
+    /// Default: a new one, made with [`MoonboxBuilder::engine_config`].
+    pub fn engine(mut self, engine: ScriptEngine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Settings of the engine to make when none is given with
+    /// [`MoonboxBuilder::engine`]. Default: [`EngineConfig::default`].
+    pub fn engine_config(mut self, config: EngineConfig) -> Self {
+        self.engine_config = config;
+        self
+    }
+
+    /// Makes the host: compiles the guest unless an engine was given.
+    ///
+    /// # Errors
+    /// [`ScriptError::Host`] if the engine cannot be made.
+    pub fn build(self) -> Result<Moonbox, ScriptError> {
+        let engine = match self.engine {
+            Some(engine) => engine,
+            None => ScriptEngine::with_config(&self.engine_config)?,
+        };
+        let mut manager = ScriptManager::new(engine, self.registry, self.policy);
+        manager.set_seed(self.seed);
+        Ok(Moonbox {
+            manager,
+            system: ScriptSystem::new(),
+        })
+    }
+}
+
+impl Moonbox {
+    /// Starts building a host for the components of `registry`.
+    pub fn builder(registry: impl Into<Arc<ComponentRegistry>>) -> MoonboxBuilder {
+        MoonboxBuilder {
+            registry: registry.into(),
+            policy: Policy::default(),
+            seed: 0,
+            engine: None,
+            engine_config: EngineConfig::default(),
+        }
+    }
+
+    /// Loads the mod in `dir`, or every mod in its sub-folders when `dir`
+    /// has no `mod.toml`, in name order. One bad mod does not stop the
+    /// others: each gets its own result.
+    ///
+    /// # Errors
+    /// [`LoadError::Io`] if `dir` cannot be listed.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<Vec<Result<String, LoadError>>, LoadError> {
+        self.manager.load_all(dir)
+    }
+
+    /// Loads one mod; see [`ScriptManager::load`].
+    ///
+    /// # Errors
+    /// As [`ScriptManager::load`].
+    pub fn load(&mut self, source: ModSource) -> Result<String, LoadError> {
+        self.manager.load(source)
+    }
+
+    /// Runs one tick of every active mod against `world`; see
+    /// [`ScriptSystem::tick`].
+    pub fn tick(&mut self, world: &mut World, dt: f64) -> &TickReport {
+        self.system.tick(&mut self.manager, world, dt)
+    }
+
+    /// Sends an event to every active mod's `on_event(name, data)`; see
+    /// [`ScriptSystem::dispatch_event`].
+    pub fn dispatch_event<D: Serialize + ?Sized>(
+        &mut self,
+        world: &mut World,
+        name: &str,
+        data: &D,
+    ) -> &TickReport {
+        self.system
+            .dispatch_event(&mut self.manager, world, name, data)
+    }
+
+    /// Every mod, in name order (the order they run in).
+    pub fn mods(&self) -> impl Iterator<Item = &LoadedMod> {
+        self.manager.mods()
+    }
+
+    /// The mod called `name`.
+    pub fn get(&self, name: &str) -> Option<&LoadedMod> {
+        self.manager.get(name)
+    }
+
+    /// Reloads a mod from its folder; see [`ScriptManager::reload`].
+    ///
+    /// # Errors
+    /// As [`ScriptManager::reload`].
+    pub fn reload(&mut self, name: &str) -> Result<(), LoadError> {
+        self.manager.reload(name)
+    }
+
+    /// Lets a disabled mod run again; see [`ScriptManager::enable`].
+    ///
+    /// # Errors
+    /// As [`ScriptManager::enable`].
+    pub fn enable(&mut self, name: &str) -> Result<(), LoadError> {
+        self.manager.enable(name)
+    }
+
+    /// Stops a mod, recording why.
+    ///
+    /// # Errors
+    /// [`LoadError::UnknownMod`].
+    pub fn disable(&mut self, name: &str, reason: &str) -> Result<(), LoadError> {
+        self.manager.disable(name, reason)
+    }
+
+    /// Removes a mod, its Lua state and its links to the entities it
+    /// spawned (the entities stay in the world).
+    ///
+    /// # Errors
+    /// [`LoadError::UnknownMod`].
+    pub fn unload(&mut self, name: &str) -> Result<(), LoadError> {
+        self.manager.unload(name)?;
+        self.system.forget_mod(name);
+        Ok(())
+    }
+
+    /// The mod that spawned `entity`, if a loaded mod did.
+    pub fn spawned_by(&self, entity: Entity) -> Option<&str> {
+        self.system.spawned_by(entity)
+    }
+
+    /// Every mod's console output and the host's notes.
+    pub fn console(&self) -> &Console {
+        self.system.console()
+    }
+
+    /// The console, to drain it.
+    pub fn console_mut(&mut self) -> &mut Console {
+        self.system.console_mut()
+    }
+
+    /// Ticks run so far.
+    pub fn tick_count(&self) -> u64 {
+        self.system.tick_count()
+    }
+
+    /// The component registry.
+    pub fn registry(&self) -> &Arc<ComponentRegistry> {
+        self.manager.registry()
+    }
+
+    /// The manager: the store of mods.
+    pub fn manager(&self) -> &ScriptManager {
+        &self.manager
+    }
+
+    /// The manager, to change mods directly.
+    pub fn manager_mut(&mut self) -> &mut ScriptManager {
+        &mut self.manager
+    }
+
+    /// The system: the ECS side and the entity links.
+    pub fn system(&self) -> &ScriptSystem {
+        &self.system
+    }
+}

@@ -1,0 +1,16 @@
+//! Running Lua in wasm: the engine that compiles the guest, sandboxes, their
+//! stores and limits, the WASI world the guest sees, the console, traps and
+//! errors. Nothing here knows about mods; the world is attached to a
+//! sandbox as a [`crate::world::Transaction`] for the length of a call.
+
+pub(crate) mod bindings;
+pub(crate) mod console;
+pub(crate) mod engine;
+mod epoch;
+pub(crate) mod error;
+mod limiter;
+pub(crate) mod limits;
+pub(crate) mod sandbox;
+pub(crate) mod store;
+pub(crate) mod trap;
+mod wasi;

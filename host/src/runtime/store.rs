@@ -1,0 +1,80 @@
+//! [`StoreState`]: what each sandbox's wasmtime `Store` holds.
+
+use std::sync::Mutex;
+
+use wasmtime::Result;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{GuestChannel, moonbox::sandbox::console};
+use super::console::{Channel, Console};
+use super::limiter::MemoryLimiter;
+use crate::world::Transaction;
+
+/// The data of one sandbox's store.
+pub(crate) struct StoreState {
+    /// WASI's context and resource table. Their streams are `Send` but not
+    /// `Sync`; the host only ever reaches them through `&mut self`
+    /// (`Mutex::get_mut`, no locking), so the mutex makes the store `Sync`
+    /// at no cost.
+    wasi: Mutex<(WasiCtx, ResourceTable)>,
+    pub(crate) console: Console,
+    pub(crate) memory: MemoryLimiter,
+    pub(crate) stderr: MemoryOutputPipe,
+    /// The world, while a handler call runs against it.
+    pub(crate) transaction: Option<Box<Transaction>>,
+    /// Queries the sandbox's calls have opened (see
+    /// [`Transaction::number_queries_from`]).
+    pub(crate) queries_opened: u32,
+}
+
+impl StoreState {
+    pub(crate) fn new(
+        wasi: WasiCtx,
+        console: Console,
+        memory: MemoryLimiter,
+        stderr: MemoryOutputPipe,
+    ) -> Self {
+        Self {
+            wasi: Mutex::new((wasi, ResourceTable::new())),
+            console,
+            memory,
+            stderr,
+            transaction: None,
+            queries_opened: 0,
+        }
+    }
+
+    /// A placeholder with nothing in it, while a discarded store is taken apart.
+    pub(crate) fn empty() -> Self {
+        Self::new(
+            WasiCtx::builder().build(),
+            Console::new(0, 0),
+            MemoryLimiter::new(0),
+            MemoryOutputPipe::new(0),
+        )
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        // Never locked, so never poisoned; `into_inner` covers it anyway.
+        let (ctx, table) = self
+            .wasi
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        WasiCtxView { ctx, table }
+    }
+}
+
+impl console::Host for StoreState {
+    fn write(&mut self, channel: GuestChannel, line: String) -> Result<()> {
+        let channel = match channel {
+            GuestChannel::Out => Channel::Out,
+            GuestChannel::Warn => Channel::Warn,
+        };
+        self.console.push(channel, line);
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! The ECS integration: [`ScriptSystem`] runs the mods' handlers against a
+//! `hecs::World` and owns the links between entities and the mods that
+//! spawned them; [`TickReport`] says what happened to each mod.
+
+mod report;
+mod script_system;
+
+pub use report::{Outcome, TickReport};
+pub use script_system::ScriptSystem;

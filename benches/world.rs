@@ -177,7 +177,7 @@ fn sandboxed() -> Sandboxed {
     s
 }
 
-fn check(outcomes: std::collections::BTreeMap<String, moonbox::Outcome>) {
+fn check(outcomes: &moonbox::TickReport) {
     assert_eq!(outcomes["bench"], moonbox::Outcome::Ran, "{outcomes:?}");
 }
 

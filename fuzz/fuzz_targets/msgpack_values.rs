@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         for name in ["Position", "Velocity", "Health", "Critter"] {
             if registry.set_msgpack(&mut world, e, name, bytes).is_ok() {
                 // Whatever was accepted reads back.
-                registry.get(&world, e, name).expect("an accepted value reads back");
+                registry.get_msgpack(&world, e, name).expect("an accepted value reads back");
             } else if name == "Position" {
                 assert_eq!(*world.get::<&Position>(e).unwrap(), before.0, "partial write");
             }

@@ -11,6 +11,7 @@ mod determinism;
 mod engine;
 mod errors;
 mod faults;
+mod host;
 mod imports;
 mod limits;
 #[path = "../common/lua_suite.rs"]

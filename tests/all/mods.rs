@@ -327,3 +327,73 @@ fn inline_sources_and_the_mod_seed_give_each_mod_its_own_random_stream() {
     let value = |l: &str| l.split(' ').nth(1).unwrap().to_owned();
     assert_ne!(value(&lines[0]), value(&lines[1]));
 }
+
+#[test]
+fn statistics_add_up_across_reload_and_a_reloading_enable() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "mod.toml", "name = 'counted'\nversion = '1'\n");
+    write(
+        dir.path(),
+        "main.lua",
+        "function on_tick() local s = 0 for i = 1, 1000 do s = s + i end end",
+    );
+    let mut f = fixture();
+    f.manager.load_dir(dir.path()).unwrap();
+    f.tick();
+    f.tick();
+    let first = f.manager.get("counted").unwrap().stats();
+    assert_eq!(first.calls, 3, "on_load and two on_tick");
+    assert!(first.fuel_used > 0);
+    f.manager.reload("counted").unwrap();
+    let reloaded = f.manager.get("counted").unwrap();
+    assert_eq!(reloaded.stats(), first, "a reload keeps what was used");
+    assert_eq!(reloaded.incarnation_stats().calls, 0);
+    f.tick();
+    let after = f.manager.get("counted").unwrap();
+    assert_eq!(after.stats().calls, first.calls + 2);
+    assert_eq!(
+        after.stats().fuel_used,
+        first.fuel_used + after.incarnation_stats().fuel_used
+    );
+
+    // A trap discards the sandbox; enabling reloads it and keeps the totals.
+    write(
+        dir.path(),
+        "main.lua",
+        "function on_tick() while true do end end",
+    );
+    f.manager.reload("counted").unwrap();
+    f.tick();
+    let trapped = f.manager.get("counted").unwrap().stats();
+    assert!(!f.active("counted"));
+    f.manager.enable("counted").unwrap();
+    assert_eq!(f.manager.get("counted").unwrap().stats(), trapped);
+}
+
+#[test]
+fn fuel_per_call_is_the_budget_key_and_fuel_per_tick_still_works() {
+    let load = |budget: &str| {
+        ModSource::from_parts(
+            "here",
+            &format!("name = 'x'\nversion = '1'\n[budget]\n{budget}\n"),
+            [("main.lua".into(), Vec::new())],
+        )
+    };
+    let mut f = fixture();
+    let new = load("fuel_per_call = 12345678").unwrap();
+    assert!(new.manifest.deprecations().is_empty());
+    f.manager.load(new).unwrap();
+    assert_eq!(f.manager.get("x").unwrap().limits().fuel, 12_345_678);
+    f.manager.unload("x").unwrap();
+
+    let old = load("fuel_per_tick = 23456789").unwrap();
+    assert_eq!(old.manifest.deprecations().len(), 1);
+    f.manager.load(old).unwrap();
+    assert_eq!(f.manager.get("x").unwrap().limits().fuel, 23_456_789);
+
+    let both = load("fuel_per_call = 1\nfuel_per_tick = 2").unwrap_err();
+    assert!(
+        matches!(&both, LoadError::Manifest { error: moonbox::ManifestError::Invalid { field: "budget.fuel_per_call", .. }, .. }),
+        "{both:?}"
+    );
+}

@@ -520,6 +520,56 @@ fn reject_policy_makes_denials_catchable() {
 }
 
 #[test]
+fn an_uncaught_denial_under_the_reject_policy_is_permission_denied() {
+    let mut f = fixture_with(|r| Policy {
+        on_violation: ViolationPolicy::Reject,
+        disable_on_error: false,
+        ..Policy::allow_all(r)
+    });
+    f.load(
+        "probe",
+        "read = ['Position']\nscope = 'all'",
+        "function on_event(name, e)\n  world:get(e, 'Health')\nend",
+    );
+    let report = f.poke(f.mover);
+    let Outcome::Failed { error, disabled } = &report["probe"] else {
+        panic!("{report:?}");
+    };
+    assert!(
+        matches!(error, ScriptError::PermissionDenied { line: Some(2), message, .. }
+            if message.contains("no read permission for component 'Health'")),
+        "{error:?}"
+    );
+    assert!(!*disabled, "a refused call is a Lua error under reject");
+    assert!(f.active("probe"));
+}
+
+#[test]
+fn a_script_cannot_forge_a_permission_denial() {
+    let mut f = fixture_with(|r| Policy {
+        on_violation: ViolationPolicy::Reject,
+        disable_on_error: false,
+        ..Policy::allow_all(r)
+    });
+    f.load(
+        "forger",
+        "read = ['Position']\nscope = 'all'",
+        "function on_event() error(\"world:get: permission denied: no read permission for component 'Health'\") end",
+    );
+    let report = f.poke(f.mover);
+    assert!(
+        matches!(
+            &report["forger"],
+            Outcome::Failed {
+                error: ScriptError::Runtime { .. },
+                ..
+            }
+        ),
+        "{report:?}"
+    );
+}
+
+#[test]
 fn policy_grants_no_more_than_it_allows() {
     let mut f = fixture_with(|_| Policy {
         allowed: moonbox::Permissions::none()

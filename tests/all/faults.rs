@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use hecs::{Entity, World};
 use moonbox::demo::{self, Position};
-use moonbox::{ModSource, Policy};
 use moonbox::{EngineConfig, Outcome, ScriptEngine, ScriptManager, ScriptSystem, world_hash};
+use moonbox::{ModSource, Policy};
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

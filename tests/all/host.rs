@@ -25,8 +25,11 @@ fn the_front_door_runs_the_demo_exactly_as_its_parts_do() {
     assert_eq!(loaded.len(), 4);
     assert!(loaded.iter().all(Result::is_ok), "{loaded:?}");
 
-    let mut manager =
-        ScriptManager::new(engine().clone(), Arc::clone(&registry), Policy::allow_all(&registry));
+    let mut manager = ScriptManager::new(
+        engine().clone(),
+        Arc::clone(&registry),
+        Policy::allow_all(&registry),
+    );
     manager.set_seed(3);
     for result in manager.load_all(examples()).unwrap() {
         result.unwrap();

@@ -393,7 +393,16 @@ fn fuel_per_call_is_the_budget_key_and_fuel_per_tick_still_works() {
 
     let both = load("fuel_per_call = 1\nfuel_per_tick = 2").unwrap_err();
     assert!(
-        matches!(&both, LoadError::Manifest { error: moonbox::ManifestError::Invalid { field: "budget.fuel_per_call", .. }, .. }),
+        matches!(
+            &both,
+            LoadError::Manifest {
+                error: moonbox::ManifestError::Invalid {
+                    field: "budget.fuel_per_call",
+                    ..
+                },
+                ..
+            }
+        ),
         "{both:?}"
     );
 }

@@ -68,14 +68,17 @@ fn nested_values_round_trip() {
         "items": [{"name": "sword", "tags": ["sharp", "old"], "weight": 2.5}, {"name": "rope", "tags": [], "weight": 0.25}],
         "faction": "Blue", "note": null
     });
-    registry
-        .set(&mut world, e, "Inventory", &value)
-        .unwrap();
+    registry.set(&mut world, e, "Inventory", &value).unwrap();
     assert_eq!(
         world.get::<&Inventory>(e).unwrap().gold,
         9_007_199_254_740_993
     );
-    assert_eq!(registry.get::<serde_json::Value>(&world, e, "Inventory").unwrap(), Some(value));
+    assert_eq!(
+        registry
+            .get::<serde_json::Value>(&world, e, "Inventory")
+            .unwrap(),
+        Some(value)
+    );
 }
 
 #[test]
@@ -90,9 +93,7 @@ fn malformed_values_are_refused_and_nothing_is_written() {
         json!(null),
         json!({"x": 1.0, "y": {"z": 1}}),
     ] {
-        let error = registry
-            .set(&mut world, e, "Position", &bad)
-            .unwrap_err();
+        let error = registry.set(&mut world, e, "Position", &bad).unwrap_err();
         assert!(
             matches!(error, RegistryError::InvalidValue { .. }),
             "{bad}: {error:?}"
@@ -105,7 +106,9 @@ fn malformed_values_are_refused_and_nothing_is_written() {
     }
     let inventory = json!({"owner": "a", "gold": 1.5, "open": true, "items": [], "faction": "Red", "note": null});
     assert!(
-        registry.set(&mut world, e, "Inventory", &inventory).is_err(),
+        registry
+            .set(&mut world, e, "Inventory", &inventory)
+            .is_err(),
         "a float is not an integer"
     );
     assert!(!registry.has(&world, e, "Inventory").unwrap());
@@ -154,7 +157,12 @@ fn get_has_and_remove_follow_the_world() {
     let registry = registry();
     let mut world = hecs::World::new();
     let e = world.spawn((Position { x: 0.5, y: 0.0 },));
-    assert_eq!(registry.get::<serde_json::Value>(&world, e, "Inventory").unwrap(), None);
+    assert_eq!(
+        registry
+            .get::<serde_json::Value>(&world, e, "Inventory")
+            .unwrap(),
+        None
+    );
     assert!(registry.has(&world, e, "Position").unwrap());
     assert!(registry.remove(&mut world, e, "Position").unwrap());
     assert!(!registry.remove(&mut world, e, "Position").unwrap());

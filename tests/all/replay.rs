@@ -6,10 +6,11 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use moonbox::{
-    ReplayInputs as Inputs, RecordedEvent, RecordedMod, ReplayError, ReplayFile, Simulation, TickRecord, replay,
-};
 use moonbox::{ComponentRegistry, demo};
+use moonbox::{
+    RecordedEvent, RecordedMod, ReplayError, ReplayFile, ReplayInputs as Inputs, Simulation,
+    TickRecord, replay,
+};
 use serde_json::{Value, json};
 
 use crate::support::engine;

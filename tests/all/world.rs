@@ -66,13 +66,14 @@ impl Fixture {
 
     /// Sends event `poke` with the entity's bits to every mod.
     pub fn poke(&mut self, entity: Entity) -> TickReport {
-        self.system.dispatch_event(
-            &mut self.manager,
-            &mut self.world,
-            "poke",
-            &entity.to_bits().get(),
-        )
-        .clone()
+        self.system
+            .dispatch_event(
+                &mut self.manager,
+                &mut self.world,
+                "poke",
+                &entity.to_bits().get(),
+            )
+            .clone()
     }
 
     pub fn tick(&mut self) -> TickReport {

@@ -7,7 +7,7 @@ use hecs::World;
 
 use super::{Inputs, ReplayError, TickRecord};
 use crate::host::Moonbox;
-use crate::mods::{ModStatus, ModSource, Policy, ScriptManager};
+use crate::mods::{ModSource, ModStatus, Policy, ScriptManager};
 use crate::runtime::engine::{GUEST_COMPONENT, ScriptEngine};
 use crate::system::ScriptSystem;
 use crate::world::file::{world_from_value, world_to_json};
@@ -134,9 +134,9 @@ impl Simulation {
         };
         let mut newly_disabled = Vec::new();
         for event in self.inputs.events.iter().filter(|e| e.tick == self.tick) {
-            let report =
-                self.host
-                    .dispatch_event(&mut self.world, &event.name, &event.data);
+            let report = self
+                .host
+                .dispatch_event(&mut self.world, &event.name, &event.data);
             newly_disabled.extend(record(report));
         }
         let report = self.host.tick(&mut self.world, self.inputs.dt);
@@ -155,8 +155,7 @@ impl Simulation {
             .collect();
         let mut disabled = BTreeMap::new();
         for name in newly_disabled {
-            if let Some(ModStatus::Disabled { reason }) = self.host.get(&name).map(|m| m.status())
-            {
+            if let Some(ModStatus::Disabled { reason }) = self.host.get(&name).map(|m| m.status()) {
                 disabled.insert(name, reason.clone());
             }
         }

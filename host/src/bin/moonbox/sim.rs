@@ -73,7 +73,13 @@ fn simulate(args: &SimArgs) -> Result<Report> {
         for dir in &args.mods {
             for found in ModSource::discover(dir).unwrap_or_else(|error| vec![Err(error)]) {
                 match found {
-                    Ok(source) => sources.push(source),
+                    Ok(source) => {
+                        // Names are checked to be letters, digits, '-' and '_'.
+                        for note in source.manifest.deprecations() {
+                            eprintln!("moonbox sim: mod '{}': {note}", source.manifest.name);
+                        }
+                        sources.push(source);
+                    }
                     Err(error) => load_errors.push(error.to_string()),
                 }
             }

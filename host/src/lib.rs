@@ -46,8 +46,9 @@ pub mod demo;
 
 pub use host::{Moonbox, MoonboxBuilder};
 pub use mods::{
-    Budget, DEFAULT_FUEL_PER_CALL, LoadError, LoadedMod, MAX_FILES, MAX_SOURCE_BYTES, Manifest,
-    ManifestError, ModSource, ModStats, ModStatus, Policy, RequestedPermissions, ScriptManager,
+    Budget, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, LoadError, LoadedMod, MAX_FILES,
+    MAX_SOURCE_BYTES, Manifest, ManifestError, ModSource, ModStats, ModStatus, Policy,
+    RequestedPermissions, ScriptManager,
 };
 pub use replay::{
     Difference as WorldDifference, Divergence, FORMAT_VERSION as REPLAY_FORMAT_VERSION,
@@ -70,8 +71,10 @@ pub use world::hash::world_hash;
 pub use world::permissions::{
     ComponentAccess, Denied, EntityFacts, EntityScope, Operation, Permissions,
 };
-pub use world::registry::{ComponentRegistry, RegistryError};
-pub use world::transaction::{MAX_OPEN_QUERIES, ViolationPolicy};
+pub use world::registry::{ComponentRegistry, DEFAULT_MAX_VALUE_BYTES, RegistryError};
+pub use world::transaction::{
+    MAX_COMPONENT_NAME_LEN, MAX_OPEN_QUERIES, MAX_PAGE_BYTES, MAX_QUERY_COMPONENTS, ViolationPolicy,
+};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

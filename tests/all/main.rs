@@ -12,6 +12,7 @@ mod engine;
 mod errors;
 mod faults;
 mod host;
+mod host_resources;
 mod imports;
 mod limits;
 #[path = "../common/lua_suite.rs"]

@@ -76,6 +76,7 @@ pub struct LoadedMod {
     earlier: ModStats,
     registry: Arc<ComponentRegistry>,
     on_violation: ViolationPolicy,
+    max_entities: u64,
     disable_on_error: bool,
     pub(crate) needs_on_load: bool,
 }
@@ -146,6 +147,10 @@ impl LoadedMod {
     }
     pub(crate) fn on_violation(&self) -> ViolationPolicy {
         self.on_violation
+    }
+    /// Entities its spawns may keep alive at once.
+    pub fn max_entities(&self) -> u64 {
+        self.max_entities
     }
     /// Whether `error` from a handler disables the mod: violations, limits
     /// and traps always do; Lua errors as the policy says.
@@ -401,6 +406,7 @@ impl ScriptManager {
             earlier: ModStats::default(),
             registry: Arc::clone(&self.registry),
             on_violation: self.policy.on_violation,
+            max_entities: self.policy.entity_quota(manifest.budget.entities),
             disable_on_error: self.policy.disable_on_error,
             needs_on_load: true,
             source,

@@ -22,6 +22,7 @@ use crate::world::permissions::{ComponentAccess, EntityScope, Permissions};
 /// [budget]
 /// fuel_per_call = 20_000_000 # per handler call (was `fuel_per_tick`)
 /// memory = 4_194_304         # bytes of Lua heap
+/// entities = 1_000           # entities its spawns may keep alive
 ///
 /// [config]                   # anything; the mod reads it with world:config()
 /// speed = 2.5
@@ -85,6 +86,8 @@ pub struct Budget {
     pub fuel_per_tick: Option<u64>,
     /// Bytes of Lua heap.
     pub memory: Option<u64>,
+    /// Entities its spawns may keep alive at once.
+    pub entities: Option<u64>,
 }
 
 fn default_entry() -> String {

@@ -8,6 +8,10 @@ use crate::world::transaction::ViolationPolicy;
 /// Fuel per handler call when a manifest names none.
 pub const DEFAULT_FUEL_PER_CALL: u64 = 100_000_000;
 
+/// Entities a mod's spawns may keep alive at once when its manifest names
+/// no `[budget] entities`.
+pub const DEFAULT_MAX_ENTITIES: u64 = 10_000;
+
 /// What the host allows mods, whatever their manifests ask. Mods are
 /// untrusted: each gets the intersection of its request and
 /// [`Policy::allowed`], and budgets no larger than the caps here.
@@ -34,6 +38,12 @@ pub struct Policy {
     pub default_memory: u64,
     /// The most Lua heap a mod may ask for.
     pub max_memory: u64,
+    /// Entities alive that a mod spawned, for mods that ask for no number.
+    /// Default: [`DEFAULT_MAX_ENTITIES`].
+    pub default_max_entities: u64,
+    /// The most entities a mod may ask to keep alive. Default: ten times
+    /// [`DEFAULT_MAX_ENTITIES`].
+    pub max_entities: u64,
     /// What a permission denial does. Default: disable the mod.
     pub on_violation: ViolationPolicy,
     /// Whether a Lua error in a handler disables the mod (default) or only
@@ -49,6 +59,8 @@ impl Default for Policy {
             max_fuel_per_call: 10 * DEFAULT_FUEL_PER_CALL,
             default_memory: DEFAULT_MEMORY,
             max_memory: 4 * DEFAULT_MEMORY,
+            default_max_entities: DEFAULT_MAX_ENTITIES,
+            max_entities: 10 * DEFAULT_MAX_ENTITIES,
             on_violation: ViolationPolicy::Disable,
             disable_on_error: true,
         }
@@ -72,6 +84,13 @@ impl Policy {
             allowed,
             ..Self::default()
         }
+    }
+
+    /// The entity quota of a mod that asks for `entities`.
+    pub(crate) fn entity_quota(&self, entities: Option<u64>) -> u64 {
+        entities
+            .unwrap_or(self.default_max_entities)
+            .min(self.max_entities)
     }
 
     /// The limits of a mod that asks for `fuel` and `memory`.

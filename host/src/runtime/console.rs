@@ -96,3 +96,23 @@ impl Console {
         self.dropped
     }
 }
+
+/// Appended to any host-made text cut at [`crate::MAX_TEXT_LEN`].
+const TRUNCATION_MARK: &str = "... (truncated)";
+
+/// Cuts a host-made text (a disable reason, a note) to
+/// [`crate::MAX_TEXT_LEN`] bytes on a character boundary, as the guest cuts
+/// its own texts, so no text leaving a sandbox is longer.
+pub(crate) fn bounded(mut text: String) -> String {
+    let max = crate::MAX_TEXT_LEN;
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max - TRUNCATION_MARK.len();
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push_str(TRUNCATION_MARK);
+    text
+}

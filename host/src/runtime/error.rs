@@ -119,10 +119,15 @@ pub enum LimitKind {
     Stack,
     /// The wall-clock backstop. Cannot be caught.
     WallClock,
+    /// A bound on what a mod may make the host hold or build: entities it
+    /// spawned, the size of one component value, the size of a query page's
+    /// request. Cannot be caught; the call is rolled back.
+    World,
 }
 
 impl LimitKind {
-    /// The stable name used in reports: `fuel`, `memory`, `recursion`, `stack`, `wall-clock`.
+    /// The stable name used in reports: `fuel`, `memory`, `recursion`,
+    /// `stack`, `wall-clock`, `world`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Fuel => "fuel",
@@ -130,6 +135,7 @@ impl LimitKind {
             Self::Recursion => "recursion",
             Self::Stack => "stack",
             Self::WallClock => "wall-clock",
+            Self::World => "world",
         }
     }
 }

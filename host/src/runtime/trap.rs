@@ -40,6 +40,22 @@ impl fmt::Display for ViolationTrap {
 
 impl std::error::Error for ViolationTrap {}
 
+/// Trap payload: a mod went past a bound on what it may make the host hold
+/// (its entity quota, the size of a component value).
+#[derive(Debug)]
+pub(crate) struct WorldLimitTrap {
+    /// Which bound, and the mod's figure against it.
+    pub(crate) message: String,
+}
+
+impl fmt::Display for WorldLimitTrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for WorldLimitTrap {}
+
 /// Names the limit or violation behind a trap, or reports an internal
 /// error. `guest_stderr` is what the guest wrote before it trapped (a
 /// panic message), kept for the report of an internal error.
@@ -54,6 +70,9 @@ pub(crate) fn classify(
         return ScriptError::SecurityViolation {
             message: violation.message.clone(),
         };
+    }
+    if let Some(world) = trap.downcast_ref::<WorldLimitTrap>() {
+        return limit(LimitKind::World, world.message.clone());
     }
     if trap.downcast_ref::<MemoryCapReached>().is_some() {
         return limit(

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::report::{Outcome, TickReport};
 use crate::mods::{LoadedMod, ScriptManager};
-use crate::runtime::console::{Channel, Console};
+use crate::runtime::console::{Channel, Console, bounded};
 use crate::runtime::error::ScriptError;
 use crate::world::{Transaction, TransactionInputs};
 
@@ -177,6 +177,7 @@ impl ScriptSystem {
             dt,
             config: loaded.config_arc(),
             on_violation: loaded.on_violation(),
+            max_entities: loaded.max_entities(),
         };
         let sandbox = loaded.sandbox_mut();
         sandbox.attach(Box::new(Transaction::new(std::mem::take(world), inputs)));
@@ -206,7 +207,7 @@ impl ScriptSystem {
             Err(error) => {
                 let disabled = loaded.should_disable(&error);
                 if disabled {
-                    let reason = format!("{error} (in {handler})");
+                    let reason = bounded(format!("{error} (in {handler})"));
                     self.console.push(
                         Channel::Warn,
                         format!("[moonbox] mod '{name}' disabled: {reason}"),
@@ -215,7 +216,7 @@ impl ScriptSystem {
                 } else {
                     self.console.push(
                         Channel::Warn,
-                        format!("[moonbox] mod '{name}': {error} (in {handler})"),
+                        bounded(format!("[moonbox] mod '{name}': {error} (in {handler})")),
                     );
                 }
                 Outcome::Failed { error, disabled }

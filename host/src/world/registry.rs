@@ -17,6 +17,11 @@ use hecs::{Entity, EntityBuilder, World};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// Largest MessagePack value a mod may write into a component, unless the
+/// component's own cap says otherwise
+/// ([`ComponentRegistry::set_max_value_bytes`]): 64 KiB.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 64 * 1024;
+
 /// Why a component could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -196,6 +201,8 @@ where
 #[derive(Default)]
 pub struct ComponentRegistry {
     components: BTreeMap<String, Box<dyn ComponentType>>,
+    /// Value size caps that differ from [`DEFAULT_MAX_VALUE_BYTES`].
+    value_caps: BTreeMap<String, usize>,
 }
 
 impl std::fmt::Debug for ComponentRegistry {
@@ -234,6 +241,32 @@ impl ComponentRegistry {
             Box::new(Typed::<T>(std::marker::PhantomData)),
         );
         Ok(self)
+    }
+
+    /// Sets the largest value, in MessagePack bytes, a mod may write into
+    /// component `name` (by `world:set` or `world:spawn`); past it the
+    /// mod's call ends with a [`crate::LimitKind::World`] limit. Values the
+    /// engine writes itself are not capped. Default:
+    /// [`DEFAULT_MAX_VALUE_BYTES`].
+    ///
+    /// # Errors
+    /// [`RegistryError::UnknownComponent`] if `name` is not registered.
+    pub fn set_max_value_bytes(
+        &mut self,
+        name: &str,
+        bytes: usize,
+    ) -> Result<&mut Self, RegistryError> {
+        self.component(name)?;
+        self.value_caps.insert(name.to_owned(), bytes);
+        Ok(self)
+    }
+
+    /// The largest value a mod may write into component `name`.
+    pub fn max_value_bytes(&self, name: &str) -> usize {
+        self.value_caps
+            .get(name)
+            .copied()
+            .unwrap_or(DEFAULT_MAX_VALUE_BYTES)
     }
 
     /// The registered names, sorted.

@@ -24,10 +24,19 @@ use super::registry::{ComponentRegistry, Previous, RegistryError};
 use crate::runtime::bindings::{FrameInfo, QueryPage, WorldError, moonbox::sandbox::ecs};
 use crate::runtime::error::ScriptError;
 use crate::runtime::store::StoreState;
-use crate::runtime::trap::ViolationTrap;
+use crate::runtime::trap::{ViolationTrap, WorldLimitTrap};
 
 /// Most queries one call may have open at once (each holds its entity list).
 pub const MAX_OPEN_QUERIES: usize = 64;
+/// Longest component name a world call may use, in bytes: a name is echoed
+/// in errors and denial reasons, which must stay short.
+pub const MAX_COMPONENT_NAME_LEN: usize = 128;
+/// Most components one query may name (each at most once).
+pub const MAX_QUERY_COMPONENTS: usize = 32;
+/// Most bytes of values the host encodes into one query page. A page holds
+/// at least one entity, so a page is at most this plus one entity's values
+/// (each bounded by the registry's value size cap for values mods write).
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 
 /// What happens when a script attempts something its permissions deny.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -48,6 +57,8 @@ pub(crate) enum Refusal {
     Error(WorldError),
     /// A permission check failed.
     Denied(Denied),
+    /// A bound on what the mod may make the host hold: ends the call.
+    Limit(String),
 }
 
 impl From<WorldError> for Refusal {
@@ -89,6 +100,7 @@ pub(crate) struct Transaction {
     frame: FrameInfo,
     config: Arc<[u8]>,
     on_violation: ViolationPolicy,
+    max_entities: u64,
     undo: Vec<Undo>,
     despawned: HashSet<Entity>,
     despawn_order: Vec<Entity>,
@@ -125,6 +137,8 @@ pub(crate) struct TransactionInputs {
     pub(crate) dt: f64,
     pub(crate) config: Arc<[u8]>,
     pub(crate) on_violation: ViolationPolicy,
+    /// Most entities the mod's spawns may keep alive at once.
+    pub(crate) max_entities: u64,
 }
 
 /// Scope facts about one entity, gathered before the permission check.
@@ -159,6 +173,7 @@ impl Transaction {
             },
             config: inputs.config,
             on_violation: inputs.on_violation,
+            max_entities: inputs.max_entities,
             undo: Vec::new(),
             despawned: HashSet::new(),
             despawn_order: Vec::new(),
@@ -263,6 +278,7 @@ impl Transaction {
     }
 
     pub(crate) fn get(&mut self, bits: u64, component: &str) -> Result<Option<Vec<u8>>, Refusal> {
+        check_name(component)?;
         let entity = self.entity_for(Operation::Read(component), bits)?;
         let mut out = Vec::new();
         let found = self
@@ -272,7 +288,9 @@ impl Transaction {
     }
 
     pub(crate) fn set(&mut self, bits: u64, component: &str, value: &[u8]) -> Result<(), Refusal> {
+        check_name(component)?;
         let entity = self.entity_for(Operation::Write(component), bits)?;
+        self.check_value_size(component, value)?;
         let decoded = self.registry.decode(component, value)?;
         let previous = decoded.put(&mut self.world, entity);
         self.undo.push(Undo::Restore { entity, previous });
@@ -280,6 +298,7 @@ impl Transaction {
     }
 
     pub(crate) fn remove(&mut self, bits: u64, component: &str) -> Result<bool, Refusal> {
+        check_name(component)?;
         let entity = self.entity_for(Operation::Write(component), bits)?;
         let Some(old) = self.registry.take(&mut self.world, entity, component)? else {
             return Ok(false);
@@ -292,6 +311,7 @@ impl Transaction {
     }
 
     pub(crate) fn has(&mut self, bits: u64, component: &str) -> Result<bool, Refusal> {
+        check_name(component)?;
         let entity = self.entity_for(Operation::Read(component), bits)?;
         Ok(self.registry.has_unchecked(&self.world, entity, component))
     }
@@ -301,6 +321,22 @@ impl Transaction {
         components: Vec<String>,
         max: u32,
     ) -> Result<QueryPage, Refusal> {
+        if components.len() > MAX_QUERY_COMPONENTS {
+            return Err(WorldError::Invalid(format!(
+                "a query names {} components; at most {MAX_QUERY_COMPONENTS}",
+                components.len()
+            ))
+            .into());
+        }
+        for (index, component) in components.iter().enumerate() {
+            check_name(component)?;
+            if components[..index].contains(component) {
+                return Err(WorldError::Invalid(format!(
+                    "component '{component}' is named twice in one query"
+                ))
+                .into());
+            }
+        }
         for component in &components {
             self.permissions.check(Operation::Read(component))?;
         }
@@ -348,7 +384,10 @@ impl Transaction {
         let max = usize::try_from(max.max(1)).unwrap_or(usize::MAX);
         let mut entities = Vec::new();
         let mut values = Vec::new();
-        while entities.len() < max && query.position < query.entities.len() {
+        while entities.len() < max
+            && query.position < query.entities.len()
+            && (entities.is_empty() || values.len() < MAX_PAGE_BYTES)
+        {
             let entity = query.entities[query.position];
             query.position += 1;
             // Membership was fixed at the start; skip what the call itself
@@ -382,9 +421,22 @@ impl Transaction {
     }
 
     pub(crate) fn spawn(&mut self, components: Vec<(String, Vec<u8>)>) -> Result<u64, Refusal> {
+        for (component, _) in &components {
+            check_name(component)?;
+        }
         self.permissions.check(Operation::Spawn)?;
         for (component, _) in &components {
             self.permissions.check(Operation::Write(component))?;
+        }
+        let alive = u64::try_from(self.owned.len()).unwrap_or(u64::MAX);
+        if alive >= self.max_entities {
+            return Err(Refusal::Limit(format!(
+                "the mod's spawned entities reached its quota of {}",
+                self.max_entities
+            )));
+        }
+        for (component, bytes) in &components {
+            self.check_value_size(component, bytes)?;
         }
         // Every value is decoded before the entity exists: a bad value
         // spawns nothing.
@@ -430,6 +482,18 @@ impl Transaction {
         }
     }
 
+    /// Refuses a value larger than the registry lets a mod write.
+    fn check_value_size(&self, component: &str, value: &[u8]) -> Result<(), Refusal> {
+        let cap = self.registry.max_value_bytes(component);
+        if value.len() > cap {
+            return Err(Refusal::Limit(format!(
+                "a value of {} bytes for component '{component}' is larger than its cap of {cap} bytes",
+                value.len()
+            )));
+        }
+        Ok(())
+    }
+
     fn facts(&self, entity: Entity) -> Facts<'_> {
         Facts {
             spawned_by_script: self.owned.contains(&entity),
@@ -443,6 +507,18 @@ impl Transaction {
     fn alive(&self, entity: Entity) -> bool {
         self.world.contains(entity) && !self.despawned.contains(&entity)
     }
+}
+
+/// Refuses a component name too long to echo in errors.
+fn check_name(component: &str) -> Result<(), Refusal> {
+    if component.len() > MAX_COMPONENT_NAME_LEN {
+        return Err(WorldError::Invalid(format!(
+            "a component name of {} bytes is longer than {MAX_COMPONENT_NAME_LEN}",
+            component.len()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 // The WIT `ecs` interface.
@@ -463,6 +539,7 @@ fn with_transaction<T>(
     match call(transaction) {
         Ok(value) => Ok(Ok(value)),
         Err(Refusal::Error(error)) => Ok(Err(error)),
+        Err(Refusal::Limit(message)) => Err(WorldLimitTrap { message }.into()),
         Err(Refusal::Denied(denied)) => match transaction.on_violation() {
             ViolationPolicy::Reject => {
                 transaction.note_denial(&denied);

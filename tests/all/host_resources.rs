@@ -1,0 +1,145 @@
+//! What a mod can make the host hold or build is bounded: query pages,
+//! component names, value sizes, entities spawned. Each test runs the attack
+//! through the real sandbox and checks the host stayed healthy.
+
+use moonbox::{
+    LimitKind, MAX_COMPONENT_NAME_LEN, MAX_QUERY_COMPONENTS, MAX_TEXT_LEN, ModStatus, Outcome,
+    ScriptError, demo,
+};
+
+use crate::world::{fixture, source};
+
+#[test]
+fn a_query_naming_a_component_twice_is_refused() {
+    let mut f = fixture();
+    // Before: the host encoded the value once per name into one page.
+    f.load(
+        "repeat",
+        "read = ['Position']\nscope = 'all'",
+        "function on_event()
+           local names = {} for i = 1, 5000 do names[i] = 'Position' end
+           print(pcall(world.query, world, table.unpack(names)))
+           print(pcall(world.query, world, 'Position', 'Position'))
+         end",
+    );
+    assert_eq!(f.poke(f.mover)["repeat"], Outcome::Ran);
+    let printed = f.printed();
+    assert!(printed[0].starts_with("[repeat] false\t"), "{printed:?}");
+    assert!(
+        printed[0].contains(&format!("at most {MAX_QUERY_COMPONENTS}")),
+        "{printed:?}"
+    );
+    assert!(printed[1].contains("named twice"), "{printed:?}");
+}
+
+#[test]
+fn query_pages_are_bounded_in_bytes_and_still_yield_every_entity() {
+    let mut f = fixture();
+    // 40 entities with a 100 KiB value each: 4 MB, more than a page holds.
+    let big = "x".repeat(100 * 1024);
+    for _ in 0..40 {
+        f.world.spawn((demo::Critter { kind: big.clone() },));
+    }
+    f.load(
+        "reader",
+        "read = ['Critter']\nscope = 'all'",
+        "function on_event()
+           local n, bytes = 0, 0
+           for e, c in world:query('Critter') do n = n + 1 bytes = bytes + #c.kind end
+           print(n, bytes)
+         end",
+    );
+    assert_eq!(f.poke(f.mover)["reader"], Outcome::Ran);
+    // The fixture's tagged entity is a critter too ("ant").
+    assert_eq!(
+        f.printed(),
+        [format!("[reader] 41\t{}", 40 * big.len() + 3)]
+    );
+}
+
+#[test]
+fn a_value_larger_than_its_cap_ends_the_call_and_writes_nothing() {
+    let mut f = fixture();
+    f.load(
+        "bloat",
+        "read = ['Critter']\nwrite = ['Critter']\nscope = 'all'",
+        "function on_event(name, e)
+           world:set(e, 'Critter', { kind = 'ok' })
+           local ok = pcall(world.set, world, e, 'Critter', { kind = string.rep('x', 100000) })
+           print('caught', ok)
+         end",
+    );
+    let before = f
+        .world
+        .get::<&demo::Critter>(f.tagged)
+        .unwrap()
+        .kind
+        .clone();
+    let report = f.poke(f.tagged);
+    let Outcome::Failed { error, disabled } = &report["bloat"] else {
+        panic!("{report:?}");
+    };
+    assert_eq!(error.limit_kind(), Some(LimitKind::World), "{error:?}");
+    assert!(*disabled);
+    assert!(
+        f.printed().iter().all(|l| !l.contains("caught")),
+        "pcall caught it"
+    );
+    assert_eq!(
+        f.world.get::<&demo::Critter>(f.tagged).unwrap().kind,
+        before
+    );
+}
+
+#[test]
+fn spawning_past_the_entity_quota_ends_the_call_and_the_others_run_on() {
+    let mut f = fixture();
+    let mut greedy = source(
+        "greedy",
+        "spawn = true\nwrite = ['Position']",
+        "function on_event() for i = 1, 6 do world:spawn{ Position = { x = i, y = 0 } } end end",
+    );
+    greedy.manifest.budget.entities = Some(5);
+    f.manager.load(greedy).unwrap();
+    f.load("witness", "", "function on_event() print('still here') end");
+    let count = f.world.len();
+    let report = f.poke(f.mover);
+    let Outcome::Failed { error, .. } = &report["greedy"] else {
+        panic!("{report:?}");
+    };
+    assert!(
+        matches!(error, ScriptError::ResourceLimitExceeded { kind: LimitKind::World, message } if message.contains("quota of 5")),
+        "{error:?}"
+    );
+    assert_eq!(f.world.len(), count, "the spawns were rolled back");
+    assert_eq!(report["witness"], Outcome::Ran);
+    assert!(f.printed().contains(&"[witness] still here".to_owned()));
+}
+
+#[test]
+fn component_names_are_bounded_so_reasons_stay_short() {
+    let mut f = fixture();
+    f.load(
+        "longname",
+        "read = ['Position']\nscope = 'all'",
+        "function on_event(name, e)
+           print(pcall(world.get, world, e, string.rep('N', 1000000)))
+           world:get(e, string.rep('H', 1000000))
+         end",
+    );
+    let report = f.poke(f.mover);
+    let printed = f.printed();
+    assert!(
+        printed[0].contains(&format!("longer than {MAX_COMPONENT_NAME_LEN}")),
+        "{printed:?}"
+    );
+    assert!(printed[0].len() < 1024, "{} bytes", printed[0].len());
+    assert!(matches!(report["longname"], Outcome::Failed { .. }));
+    let Some(ModStatus::Disabled { reason }) =
+        f.manager.get("longname").map(|m| m.status().clone())
+    else {
+        panic!("not disabled");
+    };
+    assert!(reason.len() <= MAX_TEXT_LEN, "{} bytes", reason.len());
+    assert!(f.printed().iter().all(|l| l.len() <= MAX_TEXT_LEN + 64));
+}

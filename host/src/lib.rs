@@ -47,8 +47,8 @@ pub mod demo;
 pub use host::{Moonbox, MoonboxBuilder};
 pub use mods::{
     Budget, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, LoadError, LoadedMod, MAX_FILES,
-    MAX_SOURCE_BYTES, Manifest, ManifestError, ModSource, ModStats, ModStatus, Policy,
-    RequestedPermissions, ScriptManager,
+    MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES, Manifest, ManifestError, ModSource, ModStats, ModStatus,
+    Policy, RequestedPermissions, ScriptManager,
 };
 pub use replay::{
     Difference as WorldDifference, Divergence, FORMAT_VERSION as REPLAY_FORMAT_VERSION,

@@ -406,3 +406,65 @@ fn fuel_per_call_is_the_budget_key_and_fuel_per_tick_still_works() {
         "{both:?}"
     );
 }
+
+#[test]
+fn a_huge_sparse_lua_file_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "mod.toml", "name = 'sparse'\nversion = '1'\n");
+    write(dir.path(), "main.lua", "");
+    // 3 GiB that take no disk: before, the loader read them whole.
+    let file = std::fs::File::create(dir.path().join("big.lua")).unwrap();
+    file.set_len(3 << 30).unwrap();
+    let err = ModSource::from_dir(dir.path()).unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Io { message, .. } if message.contains(&moonbox::MAX_SOURCE_BYTES.to_string())),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_oversized_manifest_is_refused_unread_and_long_lines_are_not_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = format!(
+        "name = 'x'\nversion = '1'\n{}",
+        "#".repeat(moonbox::MAX_MANIFEST_BYTES)
+    );
+    write(dir.path(), "mod.toml", &huge);
+    write(dir.path(), "main.lua", "");
+    let err = ModSource::from_dir(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            LoadError::Manifest {
+                error: moonbox::ManifestError::Unreadable { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // A malformed line of 60 KiB is quoted as a short excerpt.
+    let long = format!("name = 'x'\nversion = '1'\nbad = {}\n", "z".repeat(60_000));
+    let err = ModSource::from_parts("here", &long, [("main.lua".into(), Vec::new())]).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(&err, LoadError::Manifest { .. }), "{err:?}");
+    assert!(text.len() < 2048, "{} bytes of error", text.len());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_manifest_that_is_a_symbolic_link_is_not_followed() {
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "secret.txt", "TOP SECRET first line\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        dir.path().join("mod.toml"),
+    )
+    .unwrap();
+    write(dir.path(), "main.lua", "");
+    let err = ModSource::from_dir(dir.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("symbolic link"), "{text}");
+    assert!(!text.contains("SECRET"), "{text}");
+}

@@ -144,7 +144,7 @@ impl Manifest {
     /// [`ManifestError`] saying what is wrong (TOML errors include the line).
     pub fn parse(text: &str) -> Result<Self, ManifestError> {
         let manifest: Self = toml::from_str(text).map_err(|e| ManifestError::Toml {
-            message: e.to_string().trim().to_owned(),
+            message: excerpt(e.to_string().trim()),
         })?;
         manifest.check()?;
         Ok(manifest)
@@ -263,4 +263,28 @@ pub(crate) fn is_relative_lua_path(path: &str) -> bool {
         && path
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+/// Longest line of a TOML error quoted back (TOML quotes the offending line).
+const MAX_QUOTED_LINE: usize = 160;
+/// Most lines of a TOML error quoted back.
+const MAX_QUOTED_LINES: usize = 12;
+
+/// A TOML error with each quoted line cut short: a manifest is untrusted,
+/// and its lines may be megabytes long.
+fn excerpt(message: &str) -> String {
+    let mut out = String::new();
+    for line in message.lines().take(MAX_QUOTED_LINES) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        match line.char_indices().nth(MAX_QUOTED_LINE) {
+            Some((cut, _)) => {
+                out.push_str(&line[..cut]);
+                out.push_str("...");
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
 }

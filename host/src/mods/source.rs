@@ -11,6 +11,8 @@ use super::manifest::{Manifest, ManifestError, is_relative_lua_path};
 pub const MAX_FILES: usize = 256;
 /// Most bytes of Lua source one mod may have.
 pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest `mod.toml`, in bytes.
+pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
 /// Deepest folder nesting read inside a mod.
 const MAX_DEPTH: usize = 8;
 
@@ -38,12 +40,13 @@ impl ModSource {
     pub fn from_dir(dir: &Path) -> Result<Self, LoadError> {
         let origin = dir.display().to_string();
         let manifest_path = dir.join("mod.toml");
-        let text = fs::read_to_string(&manifest_path).map_err(|e| LoadError::Manifest {
+        let unreadable = |message: String| LoadError::Manifest {
             origin: origin.clone(),
-            error: ManifestError::Unreadable {
-                message: e.to_string(),
-            },
-        })?;
+            error: ManifestError::Unreadable { message },
+        };
+        let bytes = read_bounded(&manifest_path, MAX_MANIFEST_BYTES)
+            .map_err(|e| unreadable(e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|_| unreadable("not UTF-8 text".into()))?;
         let mut files = BTreeMap::new();
         let mut total = 0;
         collect(dir, "", 0, &mut files, &mut total)?;
@@ -117,6 +120,8 @@ impl ModSource {
             .collect::<Result<Vec<_>, _>>()
             .map_err(io)?
             .into_iter()
+            // A linked folder is not followed: a mod is what the folder holds.
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
             .map(|entry| entry.path())
             .filter(|path| path.join("mod.toml").is_file())
             .collect();
@@ -156,18 +161,55 @@ fn collect(
         if kind.is_dir() && depth < MAX_DEPTH && !name.starts_with('.') {
             collect(&path, &format!("{relative}/"), depth + 1, files, total)?;
         } else if kind.is_file() && name.ends_with(".lua") {
-            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
-            *total += bytes.len();
-            if files.len() >= MAX_FILES || *total > MAX_SOURCE_BYTES {
-                return Err(LoadError::Io {
-                    origin: dir.display().to_string(),
-                    message: format!(
-                        "a mod may have at most {MAX_FILES} .lua files and {MAX_SOURCE_BYTES} bytes of source"
-                    ),
-                });
+            let too_much = || LoadError::Io {
+                origin: dir.display().to_string(),
+                message: format!(
+                    "a mod may have at most {MAX_FILES} .lua files and {MAX_SOURCE_BYTES} bytes of source"
+                ),
+            };
+            if files.len() >= MAX_FILES {
+                return Err(too_much());
             }
+            // Read no more than the mod may still have, whatever the file
+            // claims to be (a sparse file, a file that grows while read).
+            let room = MAX_SOURCE_BYTES.saturating_sub(*total);
+            let bytes = read_bounded(&path, room).map_err(|_| too_much())?;
+            *total += bytes.len();
             files.insert(relative, bytes);
         }
     }
     Ok(())
+}
+
+/// Reads the regular file at `path`, refusing a symbolic link and anything
+/// over `limit` bytes before reading it, and reading at most `limit + 1`
+/// bytes in any case.
+fn read_bounded(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let metadata = fs::symlink_metadata(path)?;
+    if metadata.file_type().is_symlink() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "is a symbolic link, which a mod may not use",
+        ));
+    }
+    if !metadata.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "is not a regular file"));
+    }
+    let too_large = || {
+        Error::new(
+            ErrorKind::FileTooLarge,
+            format!("is larger than {limit} bytes"),
+        )
+    };
+    if usize::try_from(metadata.len()).map_or(true, |len| len > limit) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    fs::File::open(path)?.take(cap).read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }

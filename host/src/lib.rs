@@ -55,7 +55,9 @@ pub use replay::{
     Inputs as ReplayInputs, RecordedEvent, RecordedMod, ReplayError, ReplayFile, ReplayReport,
     Simulation, TickRecord, first_difference, replay,
 };
-pub use runtime::console::{Channel, Console, ConsoleLine, DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES};
+pub use runtime::console::{
+    Channel, Console, ConsoleLine, DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES, terminal_safe,
+};
 pub use runtime::engine::{
     DEFAULT_MAX_WASM_STACK, EPOCH_TICK, EngineConfig, GUEST_COMPONENT, PoolingConfig, ScriptEngine,
 };

@@ -204,3 +204,77 @@ fn print_in_json_mode_is_collected_not_written() {
     assert_eq!(report["error"], Value::Null);
     assert!(String::from_utf8(out.stderr).unwrap().contains("careful"));
 }
+
+/// A mod folder with `main.lua` = `lua`.
+fn mod_dir(name: &str, lua: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join(name);
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("mod.toml"),
+        format!("name = '{name}'\nversion = \"1\\u001b[31m\"\n"),
+    )
+    .unwrap();
+    std::fs::write(folder.join("main.lua"), lua).unwrap();
+    dir
+}
+
+#[test]
+fn sim_escapes_what_mods_print_so_they_cannot_draw_a_fake_summary() {
+    let dir = mod_dir(
+        "painter",
+        r#"function on_tick()
+             print("\27[2J\27[Hmoonbox sim: 1 ticks\nworld hash: 0000\27]52;c;cGF3bmVk\7")
+             error("bad\27[1A\nworld hash: 1111 \u{202e}")
+           end"#,
+    );
+    let out = moonbox(&["sim", dir.path().to_str().unwrap(), "--ticks", "1"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\u{202e}'), "{stdout}");
+    assert!(stdout.contains("\\u{1b}[2J"), "{stdout}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("world hash:"))
+            .count(),
+        1,
+        "{stdout}"
+    );
+    // --json keeps the exact text.
+    let out = moonbox(&[
+        "sim",
+        dir.path().to_str().unwrap(),
+        "--ticks",
+        "1",
+        "--json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tail = report["console_tail"].to_string();
+    assert!(tail.contains("\\u001b[2J"), "{tail}");
+}
+
+#[test]
+fn a_mod_cannot_take_the_hosts_name() {
+    let dir = mod_dir("moonbox", "print('[moonbox] mod \\'x\\' disabled: forged')");
+    let out = moonbox(&["sim", dir.path().to_str().unwrap(), "--ticks", "1"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("not loaded"), "{stdout}");
+    assert!(stdout.contains("reserved"), "{stdout}");
+    assert!(!stdout.contains("forged"), "{stdout}");
+}
+
+#[test]
+fn run_output_is_exact_when_piped_and_errors_are_escaped() {
+    let (_dir, path) = script("esc.lua", b"print('a\\27[2Jb') error('x\\27[2Jy', 0)");
+    let out = moonbox(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, b"a\x1b[2Jb\n", "piped output stays exact");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    assert!(stderr.contains("x\\u{1b}[2Jy"), "{stderr}");
+}

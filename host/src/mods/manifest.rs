@@ -134,6 +134,10 @@ impl ManifestError {
     }
 }
 
+/// The name of the host's own console notes (`[moonbox] ...`): no mod may
+/// take it, so no mod can forge a note.
+const RESERVED_NAME: &str = "moonbox";
+
 /// Longest mod name.
 const MAX_NAME_LEN: usize = 64;
 
@@ -176,6 +180,12 @@ impl Manifest {
                     "name '{}' must be 1 to {MAX_NAME_LEN} letters, digits, '-' or '_'",
                     self.name
                 ),
+            ));
+        }
+        if self.name.eq_ignore_ascii_case(RESERVED_NAME) {
+            return Err(ManifestError::invalid(
+                "name",
+                format!("name '{}' is reserved for the host's own notes", self.name),
             ));
         }
         if self.version.trim().is_empty() {

@@ -116,3 +116,38 @@ pub(crate) fn bounded(mut text: String) -> String {
     text.push_str(TRUNCATION_MARK);
     text
 }
+
+/// `text` made safe to write to a terminal or a log: every control
+/// character (C0 except tab, DEL, C1) and every bidirectional-override
+/// character is replaced by a visible escape such as `\u{1b}`, so text a
+/// script controls can neither move the cursor, clear the screen, set the
+/// clipboard (OSC 52) nor reorder what the reader sees. A line break in the
+/// text becomes `\u{a}`: one line of text stays one line.
+///
+/// ```
+/// assert_eq!(moonbox::terminal_safe("ok\tfine"), "ok\tfine");
+/// assert_eq!(moonbox::terminal_safe("\x1b[2Jfake\nworld hash: 0"), "\\u{1b}[2Jfake\\u{a}world hash: 0");
+/// assert_eq!(moonbox::terminal_safe("abc\u{202e}def"), "abc\\u{202e}def");
+/// ```
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if needs_escape(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}

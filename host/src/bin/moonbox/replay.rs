@@ -21,7 +21,10 @@ pub fn replay(args: &ReplayArgs) -> u8 {
             }
         }
         Err(error) => {
-            eprintln!("moonbox replay: {error:#}");
+            eprintln!(
+                "moonbox replay: {}",
+                moonbox::terminal_safe(&format!("{error:#}"))
+            );
             exit::USAGE
         }
     }
@@ -60,7 +63,8 @@ fn print(report: &ReplayReport, json: bool) {
             let _ = writeln!(
                 out,
                 "diverged at tick {}: {}",
-                divergence.tick, divergence.detail
+                divergence.tick,
+                moonbox::terminal_safe(&divergence.detail)
             );
         }
     }

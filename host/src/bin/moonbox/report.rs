@@ -1,6 +1,6 @@
 //! Printing the outcome of a run, as text or as one JSON object.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use moonbox::ScriptError;
 use serde::Serialize;
@@ -64,7 +64,15 @@ pub fn finish(outcome: &Outcome) -> u8 {
         print_json(&report);
     } else {
         let mut stdout = std::io::stdout().lock();
+        // Piped, the script's output is exact; on a terminal, control and
+        // bidi characters are escaped so a script cannot drive the terminal.
+        let terminal = stdout.is_terminal();
         for line in &outcome.output {
+            let line = if terminal {
+                moonbox::terminal_safe(line)
+            } else {
+                std::borrow::Cow::Borrowed(line.as_str())
+            };
             // A closed pipe (e.g. `| head`) is not the script's failure.
             if writeln!(stdout, "{line}").is_err() {
                 break;
@@ -88,13 +96,23 @@ pub fn fatal(error: &ScriptError, json: bool) -> u8 {
     })
 }
 
+/// Errors carry text the script controls: always escaped, each traceback
+/// line on its own line.
 fn print_error(error: &ScriptError) {
+    let safe = |text: &str| moonbox::terminal_safe(text).into_owned();
     match error {
         ScriptError::Runtime { traceback, .. } if !traceback.is_empty() => {
-            eprintln!("{error}\nstack traceback:\n{traceback}");
+            let traceback: Vec<String> = traceback.lines().map(safe).collect();
+            eprintln!(
+                "{}\nstack traceback:\n{}",
+                safe(&error.to_string()),
+                traceback.join("\n")
+            );
         }
-        ScriptError::Syntax { .. } | ScriptError::Runtime { .. } => eprintln!("{error}"),
-        _ => eprintln!("moonbox: {error}"),
+        ScriptError::Syntax { .. } | ScriptError::Runtime { .. } => {
+            eprintln!("{}", safe(&error.to_string()));
+        }
+        _ => eprintln!("moonbox: {}", safe(&error.to_string())),
     }
 }
 

@@ -54,7 +54,7 @@ pub fn run(args: &RunArgs) -> u8 {
     for line in lines {
         match line.channel {
             Channel::Out => output.push(line.text),
-            Channel::Warn => eprintln!("Lua warning: {}", line.text),
+            Channel::Warn => eprintln!("Lua warning: {}", moonbox::terminal_safe(&line.text)),
         }
     }
     if dropped > 0 {

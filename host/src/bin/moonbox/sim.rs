@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use moonbox::ModSource;
 use moonbox::{ReplayFile, ReplayInputs as Inputs, Simulation};
-use moonbox::{ScriptEngine, demo};
+use moonbox::{ScriptEngine, demo, terminal_safe as safe};
 use serde::Serialize;
 
 use crate::args::SimArgs;
@@ -101,7 +101,7 @@ fn simulate(args: &SimArgs) -> Result<Report> {
     let mut sim = Simulation::new(&engine, Arc::clone(&registry), &inputs)?;
     load_errors.extend(sim.load_errors().values().cloned());
     for error in &load_errors {
-        eprintln!("moonbox sim: {error}");
+        eprintln!("moonbox sim: {}", safe(error));
     }
 
     let mut recording = args
@@ -194,17 +194,17 @@ fn print(report: &Report, json: bool) {
             m.status,
             m.fuel_used,
             m.memory_peak,
-            m.reason.as_deref().unwrap_or("")
+            safe(m.reason.as_deref().unwrap_or(""))
         );
     }
     for error in &report.load_errors {
-        let _ = writeln!(out, "not loaded: {error}");
+        let _ = writeln!(out, "not loaded: {}", safe(error));
     }
     let _ = writeln!(out, "world hash: {}", report.world_hash);
     if !report.console_tail.is_empty() {
         let _ = writeln!(out, "console (last {} lines):", report.console_tail.len());
         for line in &report.console_tail {
-            let _ = writeln!(out, "  {line}");
+            let _ = writeln!(out, "  {}", safe(line));
         }
     }
 }

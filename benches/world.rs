@@ -197,7 +197,8 @@ fn world_get(c: &mut Criterion) {
         b.iter(|| {
             check(
                 s.system
-                    .dispatch_event(&mut s.manager, &mut s.world, "get", &bits),
+                    .dispatch_event(&mut s.manager, &mut s.world, "get", &bits)
+                    .unwrap(),
             )
         });
     });
@@ -218,7 +219,8 @@ fn query_10k(c: &mut Criterion) {
         b.iter(|| {
             check(
                 s.system
-                    .dispatch_event(&mut s.manager, &mut s.world, "query", &0),
+                    .dispatch_event(&mut s.manager, &mut s.world, "query", &0)
+                    .unwrap(),
             )
         });
     });

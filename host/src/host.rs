@@ -11,7 +11,7 @@ use crate::mods::{LoadError, LoadedMod, ModSource, Policy, ScriptManager};
 use crate::runtime::console::Console;
 use crate::runtime::engine::{EngineConfig, ScriptEngine};
 use crate::runtime::error::ScriptError;
-use crate::system::{ScriptSystem, TickReport};
+use crate::system::{EventError, ScriptSystem, TickReport};
 use crate::world::registry::ComponentRegistry;
 
 /// A ready script host: mods loaded from folders, run against your
@@ -148,12 +148,15 @@ impl Moonbox {
 
     /// Sends an event to every active mod's `on_event(name, data)`; see
     /// [`ScriptSystem::dispatch_event`].
+    ///
+    /// # Errors
+    /// [`EventError`] for data no mod could receive; no mod runs.
     pub fn dispatch_event<D: Serialize + ?Sized>(
         &mut self,
         world: &mut World,
         name: &str,
         data: &D,
-    ) -> &TickReport {
+    ) -> Result<&TickReport, EventError> {
         self.system
             .dispatch_event(&mut self.manager, world, name, data)
     }

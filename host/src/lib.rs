@@ -67,7 +67,7 @@ pub use runtime::limits::{
     DEFAULT_WALL_CLOCK, Limits, MIN_HARD_MEMORY, MIN_MEMORY,
 };
 pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
-pub use system::{Outcome, ScriptSystem, TickReport};
+pub use system::{EventError, MAX_EVENT_DEPTH, Outcome, ScriptSystem, TickReport};
 pub use world::file::{WorldFileError, world_from_json, world_to_json};
 pub use world::hash::world_hash;
 pub use world::permissions::{

@@ -159,6 +159,7 @@ fn every_fault_leaves_the_world_as_it_was_and_the_other_mod_runs() {
                     "poke",
                     &s.target.to_bits().get(),
                 )
+                .unwrap()
                 .clone();
             let context = format!("{label} (disable_on_error = {disable_on_error})");
             let Outcome::Failed { error, disabled } = &outcomes["a_faulty"] else {
@@ -216,7 +217,8 @@ fn a_disabled_trapped_mod_comes_back_in_a_fresh_sandbox() {
     let target = s.target.to_bits().get();
     let first = s
         .system
-        .dispatch_event(&mut s.manager, &mut s.world, "poke", &target);
+        .dispatch_event(&mut s.manager, &mut s.world, "poke", &target)
+        .unwrap();
     assert!(matches!(
         first["a_faulty"],
         Outcome::Failed { disabled: true, .. }
@@ -227,7 +229,8 @@ fn a_disabled_trapped_mod_comes_back_in_a_fresh_sandbox() {
     assert!(s.manager.get("a_faulty").unwrap().is_active());
     let again = s
         .system
-        .dispatch_event(&mut s.manager, &mut s.world, "poke", &target);
+        .dispatch_event(&mut s.manager, &mut s.world, "poke", &target)
+        .unwrap();
     assert!(
         matches!(again["a_faulty"], Outcome::Failed { disabled: true, .. }),
         "{again:?}"

@@ -143,3 +143,47 @@ fn component_names_are_bounded_so_reasons_stay_short() {
     assert!(reason.len() <= MAX_TEXT_LEN, "{} bytes", reason.len());
     assert!(f.printed().iter().all(|l| l.len() <= MAX_TEXT_LEN + 64));
 }
+
+#[test]
+fn event_data_no_mod_can_receive_is_the_engines_error_and_no_mod_is_blamed() {
+    let mut f = fixture();
+    f.load(
+        "listener",
+        "",
+        "function on_event(name, data) print(name) end",
+    );
+    // 40 levels: before, every mod with an on_event handler was disabled.
+    let mut deep = serde_json::json!(1);
+    for _ in 0..40 {
+        deep = serde_json::json!([deep]);
+    }
+    let error = f
+        .system
+        .dispatch_event(&mut f.manager, &mut f.world, "deep", &deep)
+        .unwrap_err();
+    assert!(
+        matches!(error, moonbox::EventError::TooDeep { .. }),
+        "{error}"
+    );
+    let error = f
+        .system
+        .dispatch_event(&mut f.manager, &mut f.world, "nan", &[f64::NAN])
+        .unwrap_err();
+    assert!(
+        matches!(error, moonbox::EventError::NonFinite { .. }),
+        "{error}"
+    );
+    assert!(f.active("listener"));
+    assert!(f.printed().is_empty(), "no mod ran: {:?}", f.printed());
+    // Data at the documented depth still arrives.
+    let mut fine = serde_json::json!(1);
+    for _ in 1..moonbox::MAX_EVENT_DEPTH {
+        fine = serde_json::json!([fine]);
+    }
+    let report = f
+        .system
+        .dispatch_event(&mut f.manager, &mut f.world, "fine", &fine)
+        .unwrap();
+    assert_eq!(report["listener"], Outcome::Ran);
+    assert_eq!(f.printed(), ["[listener] fine"]);
+}

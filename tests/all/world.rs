@@ -73,6 +73,7 @@ impl Fixture {
                 "poke",
                 &entity.to_bits().get(),
             )
+            .unwrap()
             .clone()
     }
 

@@ -134,9 +134,13 @@ impl Simulation {
         };
         let mut newly_disabled = Vec::new();
         for event in self.inputs.events.iter().filter(|e| e.tick == self.tick) {
+            let tick = self.tick;
             let report = self
                 .host
-                .dispatch_event(&mut self.world, &event.name, &event.data);
+                .dispatch_event(&mut self.world, &event.name, &event.data)
+                .map_err(|e| ReplayError::Inputs {
+                    message: format!("tick {tick}: {e}"),
+                })?;
             newly_disabled.extend(record(report));
         }
         let report = self.host.tick(&mut self.world, self.inputs.dt);

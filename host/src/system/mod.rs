@@ -2,8 +2,10 @@
 //! `hecs::World` and owns the links between entities and the mods that
 //! spawned them; [`TickReport`] says what happened to each mod.
 
+mod event;
 mod report;
 mod script_system;
 
+pub use event::{EventError, MAX_EVENT_DEPTH};
 pub use report::{Outcome, TickReport};
 pub use script_system::ScriptSystem;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hecs::{Entity, World};
 use serde::Serialize;
 
+use super::event::{self, EventError};
 use super::report::{Outcome, TickReport};
 use crate::mods::{LoadedMod, ScriptManager};
 use crate::runtime::console::{Channel, Console, bounded};
@@ -129,10 +130,10 @@ impl ScriptSystem {
             let mut outcome = Outcome::Ran;
             if loaded.needs_on_load {
                 loaded.needs_on_load = false;
-                outcome = self.call(loaded, world, dt, "on_load", &());
+                outcome = self.call(loaded, world, dt, "on_load", Args::None);
             }
             if outcome == Outcome::Ran {
-                outcome = self.call(loaded, world, dt, "on_tick", &(dt,));
+                outcome = self.call(loaded, world, dt, "on_tick", Args::Dt(dt));
             }
             self.report.push(loaded.name_arc(), outcome);
         }
@@ -140,33 +141,40 @@ impl ScriptSystem {
     }
 
     /// Calls `on_event(name, data)` of every active mod, in name order.
-    /// `data` becomes a Lua value as component values do.
+    /// `data` becomes a Lua value as component values do; it is encoded
+    /// once and checked first, so data no mod can receive is the engine's
+    /// error and no mod runs.
+    ///
+    /// # Errors
+    /// [`EventError`] for data that cannot be encoded, nests deeper than
+    /// [`super::MAX_EVENT_DEPTH`] or holds a NaN or an infinity.
     pub fn dispatch_event<D: Serialize + ?Sized>(
         &mut self,
         manager: &mut ScriptManager,
         world: &mut World,
         name: &str,
         data: &D,
-    ) -> &TickReport {
+    ) -> Result<&TickReport, EventError> {
+        let args = event::encode(name, data)?;
         self.report.clear();
         for loaded in manager.mods_mut() {
             if loaded.is_active() {
-                let outcome = self.call(loaded, world, 0.0, "on_event", &(name, data));
+                let outcome = self.call(loaded, world, 0.0, "on_event", Args::Encoded(&args));
                 self.report.push(loaded.name_arc(), outcome);
             }
         }
-        &self.report
+        Ok(&self.report)
     }
 
     /// One handler call as a transaction: the world moves into the mod's
     /// sandbox for the call and always comes back, committed or rolled back.
-    fn call<A: Serialize + ?Sized>(
+    fn call(
         &mut self,
         loaded: &mut LoadedMod,
         world: &mut World,
         dt: f64,
         handler: &str,
-        args: &A,
+        args: Args<'_>,
     ) -> Outcome {
         let links = self.links.entry(Arc::clone(loaded.name_arc())).or_default();
         let inputs = TransactionInputs {
@@ -181,7 +189,11 @@ impl ScriptSystem {
         };
         let sandbox = loaded.sandbox_mut();
         sandbox.attach(Box::new(Transaction::new(std::mem::take(world), inputs)));
-        let result = sandbox.call_with(handler, args);
+        let result = match args {
+            Args::None => sandbox.call(handler),
+            Args::Dt(dt) => sandbox.call_with(handler, &(dt,)),
+            Args::Encoded(bytes) => sandbox.call_msgpack(handler, bytes),
+        };
         let result = match sandbox.detach() {
             Some(transaction) => {
                 let result = result.map_err(|error| transaction.classify(error));
@@ -232,4 +244,14 @@ impl ScriptSystem {
             manager.get(name).is_some()
         });
     }
+}
+
+/// The arguments of a handler call.
+enum Args<'a> {
+    /// `on_load()`.
+    None,
+    /// `on_tick(dt)`.
+    Dt(f64),
+    /// `on_event(name, data)`, encoded and checked once for every mod.
+    Encoded(&'a [u8]),
 }

@@ -6,55 +6,32 @@
 //! and hands the same error back from the call, where [`classify`] finds it
 //! by downcasting. Nothing is stored on the side and read back.
 
-use std::fmt;
-
 use wasmtime::Trap;
 
 use crate::{LimitKind, Limits, ScriptError};
 
 /// Trap payload: the sandbox's linear memory reached its hard cap.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("the sandbox reached its hard memory cap")]
 pub(crate) struct MemoryCapReached;
-
-impl fmt::Display for MemoryCapReached {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the sandbox reached its hard memory cap")
-    }
-}
-
-impl std::error::Error for MemoryCapReached {}
 
 /// Trap payload: the script attempted something its permissions deny, and
 /// the policy ends the call for it (uncatchable, so `pcall` cannot probe).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("security violation: {message}")]
 pub(crate) struct ViolationTrap {
     /// What was refused.
     pub(crate) message: String,
 }
 
-impl fmt::Display for ViolationTrap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "security violation: {}", self.message)
-    }
-}
-
-impl std::error::Error for ViolationTrap {}
-
 /// Trap payload: a mod went past a bound on what it may make the host hold
 /// (its entity quota, the size of a component value).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub(crate) struct WorldLimitTrap {
     /// Which bound, and the mod's figure against it.
     pub(crate) message: String,
 }
-
-impl fmt::Display for WorldLimitTrap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for WorldLimitTrap {}
 
 /// Names the limit or violation behind a trap, or reports an internal
 /// error. `guest_stderr` is what the guest wrote before it trapped (a

@@ -52,8 +52,8 @@ pub use mods::{
 };
 pub use replay::{
     Difference as WorldDifference, Divergence, FORMAT_VERSION as REPLAY_FORMAT_VERSION,
-    Inputs as ReplayInputs, RecordedEvent, RecordedMod, ReplayError, ReplayFile, ReplayReport,
-    Simulation, TickRecord, first_difference, replay,
+    Inputs as ReplayInputs, MAX_EVENTS_PER_TICK, MAX_REPLAY_FILE_BYTES, RecordedEvent, RecordedMod,
+    ReplayError, ReplayFile, ReplayReport, Simulation, TickRecord, first_difference, replay,
 };
 pub use runtime::console::{
     Channel, Console, ConsoleLine, DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES, terminal_safe,
@@ -68,7 +68,7 @@ pub use runtime::limits::{
 };
 pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
 pub use system::{EventError, MAX_EVENT_DEPTH, Outcome, ScriptSystem, TickReport};
-pub use world::file::{WorldFileError, world_from_json, world_to_json};
+pub use world::file::{MAX_WORLD_ENTITIES, WorldFileError, world_from_json, world_to_json};
 pub use world::hash::world_hash;
 pub use world::permissions::{
     ComponentAccess, Denied, EntityFacts, EntityScope, Operation, Permissions,

@@ -187,3 +187,62 @@ fn event_data_no_mod_can_receive_is_the_engines_error_and_no_mod_is_blamed() {
     assert_eq!(report["listener"], Outcome::Ran);
     assert_eq!(f.printed(), ["[listener] fine"]);
 }
+
+#[test]
+fn world_files_are_loaded_entity_by_entity_and_their_size_is_bounded() {
+    let registry = demo::registry().unwrap();
+    let mut text = String::from(r#"{"entities": ["#);
+    for i in 0..=moonbox::MAX_WORLD_ENTITIES {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str("{}");
+    }
+    text.push_str("]}");
+    let Err(error) = moonbox::world_from_json(&text, &registry) else {
+        panic!(
+            "a world of more than {} entities loaded",
+            moonbox::MAX_WORLD_ENTITIES
+        );
+    };
+    assert_eq!(error, moonbox::WorldFileError::TooManyEntities);
+    // A bad entity is named by its index, and the keys are checked.
+    let Err(error) = moonbox::world_from_json(
+        r#"{"entities": [{}, {"Health": {"hp": "x", "max": 1}}]}"#,
+        &registry,
+    ) else {
+        panic!("a bad entity loaded");
+    };
+    assert!(
+        matches!(error, moonbox::WorldFileError::Entity { index: 1, .. }),
+        "{error}"
+    );
+    assert!(moonbox::world_from_json(r#"{"entities": [], "extra": 1}"#, &registry).is_err());
+    assert!(moonbox::world_from_json(r#"{"things": []}"#, &registry).is_err());
+    let world = moonbox::world_from_json(
+        r#"{"entities": [{"Health": {"hp": 1, "max": 2}}, {}]}"#,
+        &registry,
+    )
+    .unwrap();
+    assert_eq!(world.len(), 2);
+}
+
+#[test]
+fn a_replay_cannot_ask_for_unbounded_events_in_a_tick() {
+    use moonbox::{RecordedEvent, ReplayError, ReplayInputs, Simulation};
+    let registry = std::sync::Arc::new(demo::registry().unwrap());
+    let mut inputs = ReplayInputs::demo(&registry, 0, 2, 0.1).unwrap();
+    inputs.events = (0..=moonbox::MAX_EVENTS_PER_TICK)
+        .map(|_| RecordedEvent {
+            tick: 1,
+            name: "spam".into(),
+            data: serde_json::Value::Null,
+        })
+        .collect();
+    let result = Simulation::new(crate::support::engine(), registry, &inputs);
+    assert!(
+        matches!(result, Err(ReplayError::Inputs { ref message }) if message.contains("events at tick 1")),
+        "{:?}",
+        result.err()
+    );
+}

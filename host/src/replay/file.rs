@@ -29,6 +29,9 @@ pub struct ReplayFile {
     pub ticks: Vec<TickRecord>,
 }
 
+/// Largest replay file read, in bytes.
+pub const MAX_REPLAY_FILE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Why a replay file cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -164,6 +167,11 @@ impl ReplayFile {
     /// # Errors
     /// [`ReplayError`] saying what is wrong.
     pub fn from_text(text: &str) -> Result<Self, ReplayError> {
+        if text.len() > MAX_REPLAY_FILE_BYTES {
+            return Err(ReplayError::NotReplay {
+                reason: format!("the file is larger than {MAX_REPLAY_FILE_BYTES} bytes"),
+            });
+        }
         let lines: Vec<&str> = text.lines().collect();
         let Some(first) = lines.first() else {
             return Err(ReplayError::NotReplay {

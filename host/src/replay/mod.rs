@@ -15,7 +15,7 @@ mod run;
 mod simulation;
 
 pub use diff::{Difference, first_difference};
-pub use file::{FORMAT_VERSION, ReplayError, ReplayFile};
+pub use file::{FORMAT_VERSION, MAX_REPLAY_FILE_BYTES, ReplayError, ReplayFile};
 pub use inputs::{Inputs, RecordedEvent, RecordedMod, TickRecord};
 pub use run::{Divergence, ReplayReport, replay};
-pub use simulation::Simulation;
+pub use simulation::{MAX_EVENTS_PER_TICK, Simulation};

@@ -14,6 +14,10 @@ use crate::world::file::{world_from_value, world_to_json};
 use crate::world::hash::world_hash;
 use crate::world::registry::ComponentRegistry;
 
+/// Most events the inputs may inject into one tick: each runs every mod's
+/// `on_event` under its fuel budget, so the count bounds a replay's work.
+pub const MAX_EVENTS_PER_TICK: usize = 256;
+
 /// A run of mods against a world, fully decided by its [`Inputs`].
 ///
 /// ```
@@ -58,6 +62,19 @@ impl Simulation {
                     inputs.policy
                 ),
             });
+        }
+        let mut per_tick = BTreeMap::new();
+        for event in &inputs.events {
+            let count = per_tick.entry(event.tick).or_insert(0_usize);
+            *count += 1;
+            if *count > MAX_EVENTS_PER_TICK {
+                return Err(ReplayError::Inputs {
+                    message: format!(
+                        "more than {MAX_EVENTS_PER_TICK} events at tick {}",
+                        event.tick
+                    ),
+                });
+            }
         }
         if !inputs.dt.is_finite() {
             return Err(ReplayError::Inputs {

@@ -23,6 +23,9 @@ struct WorldFile {
     entities: Vec<Map<String, Value>>,
 }
 
+/// Most entities a world file may hold.
+pub const MAX_WORLD_ENTITIES: usize = 1_000_000;
+
 /// Why a world file could not be turned into a world.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -35,6 +38,9 @@ pub enum WorldFileError {
         /// The line, from 1 (0 when the value, not the text, is wrong).
         line: usize,
     },
+    /// The file holds more than [`MAX_WORLD_ENTITIES`] entities.
+    #[error("a world file may hold at most {MAX_WORLD_ENTITIES} entities")]
+    TooManyEntities,
     /// A component of an entity does not fit the registry.
     #[error("entity #{index}: {error}")]
     Entity {
@@ -69,8 +75,128 @@ impl From<serde_json::Error> for WorldFileError {
 /// # Errors
 /// [`WorldFileError`] naming the entity (by index) and component that do not fit.
 pub fn world_from_json(text: &str, registry: &ComponentRegistry) -> Result<World, WorldFileError> {
-    let value: Value = serde_json::from_str(text)?;
-    world_from_value(value, registry)
+    // Entities are spawned as they are parsed, one at a time: the text is
+    // never held as a whole JSON tree, which takes many times its size.
+    let mut world = World::new();
+    let mut failure = None;
+    let loader = Loader {
+        registry,
+        world: &mut world,
+        failure: &mut failure,
+    };
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let parsed = serde::de::DeserializeSeed::deserialize(loader, &mut deserializer)
+        .and_then(|()| deserializer.end());
+    match (failure, parsed) {
+        (Some(error), _) => Err(error),
+        (None, Err(error)) => Err(error.into()),
+        (None, Ok(())) => Ok(world),
+    }
+}
+
+/// Spawns the entities of a world file as the parser reaches them.
+struct Loader<'a> {
+    registry: &'a ComponentRegistry,
+    world: &'a mut World,
+    /// The first entity that did not fit, which stopped the parse.
+    failure: &'a mut Option<WorldFileError>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Loader<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Loader<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(r#"a world file: {"entities": [...]}"#)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        use serde::de::Error;
+        let mut seen = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "entities" || seen {
+                return Err(A::Error::custom(format!(
+                    "unexpected key '{}': a world file has one key, `entities`",
+                    key.chars().take(64).collect::<String>()
+                )));
+            }
+            seen = true;
+            map.next_value_seed(Entities {
+                registry: self.registry,
+                world: &mut *self.world,
+                failure: &mut *self.failure,
+            })?;
+        }
+        if seen {
+            Ok(())
+        } else {
+            Err(A::Error::missing_field("entities"))
+        }
+    }
+}
+
+struct Entities<'a> {
+    registry: &'a ComponentRegistry,
+    world: &'a mut World,
+    failure: &'a mut Option<WorldFileError>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Entities<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Entities<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of entities")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        use serde::de::Error;
+        let mut index = 0;
+        while let Some(components) = seq.next_element::<Map<String, Value>>()? {
+            let stop = |failure: &mut Option<WorldFileError>, error| {
+                *failure = Some(error);
+                A::Error::custom("stopped")
+            };
+            if index >= MAX_WORLD_ENTITIES {
+                return Err(stop(self.failure, WorldFileError::TooManyEntities));
+            }
+            if let Err(error) = spawn(self.world, self.registry, index, components) {
+                return Err(stop(self.failure, error));
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Spawns entity number `index` of a world file.
+fn spawn(
+    world: &mut World,
+    registry: &ComponentRegistry,
+    index: usize,
+    components: Map<String, Value>,
+) -> Result<(), WorldFileError> {
+    let entity = world.spawn(());
+    for (name, value) in components {
+        registry
+            .set(world, entity, &name, &value)
+            .map_err(|error| WorldFileError::Entity { index, error })?;
+    }
+    Ok(())
 }
 
 /// As [`world_from_json`], from parsed JSON.
@@ -79,14 +205,12 @@ pub(crate) fn world_from_value(
     registry: &ComponentRegistry,
 ) -> Result<World, WorldFileError> {
     let file: WorldFile = serde_json::from_value(value)?;
+    if file.entities.len() > MAX_WORLD_ENTITIES {
+        return Err(WorldFileError::TooManyEntities);
+    }
     let mut world = World::new();
     for (index, components) in file.entities.into_iter().enumerate() {
-        let entity = world.spawn(());
-        for (name, value) in components {
-            registry
-                .set(&mut world, entity, &name, &value)
-                .map_err(|error| WorldFileError::Entity { index, error })?;
-        }
+        spawn(&mut world, registry, index, components)?;
     }
     Ok(world)
 }

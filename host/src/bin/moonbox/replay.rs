@@ -31,8 +31,7 @@ pub fn replay(args: &ReplayArgs) -> u8 {
 }
 
 fn check(args: &ReplayArgs) -> Result<ReplayReport> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = crate::read_text(&args.file, moonbox::MAX_REPLAY_FILE_BYTES, "replay file")?;
     let file = ReplayFile::from_text(&text).with_context(|| args.file.display().to_string())?;
     if file.inputs_edited() {
         eprintln!("moonbox replay: note: the inputs were edited after recording");

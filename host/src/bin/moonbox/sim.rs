@@ -13,6 +13,10 @@ use serde::Serialize;
 use crate::args::SimArgs;
 use crate::exit;
 
+/// Largest world file read (it is parsed entity by entity).
+const MAX_WORLD_FILE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest events file read.
+const MAX_EVENTS_FILE_BYTES: usize = 16 * 1024 * 1024;
 /// Lines of the console shown at the end.
 const CONSOLE_TAIL: usize = 10;
 /// Runs shorter than this show no progress bar.
@@ -58,8 +62,7 @@ fn simulate(args: &SimArgs) -> Result<Report> {
     let registry = Arc::new(demo::registry()?);
     let world = match &args.world {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read world file {}", path.display()))?;
+            let text = crate::read_text(path, MAX_WORLD_FILE_BYTES, "world file")?;
             moonbox::world_from_json(&text, &registry)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
@@ -88,8 +91,7 @@ fn simulate(args: &SimArgs) -> Result<Report> {
     };
     let mut inputs = Inputs::new(&registry, &world, &sources, args.seed, args.ticks, args.dt)?;
     if let Some(path) = &args.events {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read events file {}", path.display()))?;
+        let text = crate::read_text(path, MAX_EVENTS_FILE_BYTES, "events file")?;
         inputs.events = serde_json::from_str(&text).with_context(|| {
             format!(
                 "{}: not a JSON list of {{tick, name, data}}",

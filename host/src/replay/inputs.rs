@@ -23,11 +23,39 @@ pub struct Inputs {
     /// The policy: only `allow-all` (mods get what their manifests ask for).
     pub policy: String,
     /// The starting world, as world-file JSON.
-    pub world: serde_json::Value,
+    pub world: WorldJson,
     /// The mods, in load order, with their full sources.
     pub mods: Vec<RecordedMod>,
     /// Events injected into the run, in order.
     pub events: Vec<RecordedEvent>,
+}
+
+/// A world as world-file JSON text, kept unparsed: a large world is never
+/// held as a JSON tree, which takes many times its text's size. It is
+/// parsed entity by entity when a simulation starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorldJson(Box<serde_json::value::RawValue>);
+
+impl WorldJson {
+    /// Wraps world-file JSON text.
+    ///
+    /// # Errors
+    /// Text that is not JSON.
+    pub fn from_text(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(Self)
+    }
+
+    /// The JSON text.
+    pub fn as_text(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for WorldJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_text() == other.as_text()
+    }
 }
 
 /// One mod's manifest and files, as text.

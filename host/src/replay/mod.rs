@@ -16,6 +16,6 @@ mod simulation;
 
 pub use diff::{Difference, first_difference};
 pub use file::{FORMAT_VERSION, MAX_REPLAY_FILE_BYTES, ReplayError, ReplayFile};
-pub use inputs::{Inputs, RecordedEvent, RecordedMod, TickRecord};
+pub use inputs::{Inputs, RecordedEvent, RecordedMod, TickRecord, WorldJson};
 pub use run::{Divergence, ReplayReport, replay};
 pub use simulation::{MAX_EVENTS_PER_TICK, Simulation};

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use hecs::World;
 
-use super::{Inputs, ReplayError, TickRecord};
+use super::{Inputs, ReplayError, TickRecord, WorldJson};
 use crate::host::Moonbox;
 use crate::mods::{ModSource, ModStatus, Policy, ScriptManager};
 use crate::runtime::engine::{GUEST_COMPONENT, ScriptEngine};
 use crate::system::ScriptSystem;
-use crate::world::file::{world_from_value, world_to_json};
+use crate::world::file::{world_from_json, world_to_json_text};
 use crate::world::hash::world_hash;
 use crate::world::registry::ComponentRegistry;
 
@@ -81,7 +81,7 @@ impl Simulation {
                 message: "dt must be a finite number".into(),
             });
         }
-        let world = world_from_value(inputs.world.clone(), &registry)
+        let world = world_from_json(inputs.world.as_text(), &registry)
             .map_err(|error| ReplayError::World { error })?;
         let policy = Policy::allow_all(&registry);
         let mut host = Moonbox::builder(Arc::clone(&registry))
@@ -276,7 +276,9 @@ impl Inputs {
         dt: f64,
     ) -> Result<Self, ReplayError> {
         let inputs_error = |message: String| ReplayError::Inputs { message };
-        let world = world_to_json(world, registry).map_err(|e| inputs_error(e.to_string()))?;
+        let world = world_to_json_text(world, registry)
+            .map_err(|e| inputs_error(e.to_string()))
+            .and_then(|text| WorldJson::from_text(text).map_err(|e| inputs_error(e.to_string())))?;
         let mods = sources
             .iter()
             .map(super::RecordedMod::from_source)

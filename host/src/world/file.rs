@@ -12,16 +12,9 @@
 //! the registered types exactly. Entities are spawned in file order.
 
 use hecs::World;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::registry::{ComponentRegistry, RegistryError};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WorldFile {
-    entities: Vec<Map<String, Value>>,
-}
 
 /// Most entities a world file may hold.
 pub const MAX_WORLD_ENTITIES: usize = 1_000_000;
@@ -199,22 +192,6 @@ fn spawn(
     Ok(())
 }
 
-/// As [`world_from_json`], from parsed JSON.
-pub(crate) fn world_from_value(
-    value: Value,
-    registry: &ComponentRegistry,
-) -> Result<World, WorldFileError> {
-    let file: WorldFile = serde_json::from_value(value)?;
-    if file.entities.len() > MAX_WORLD_ENTITIES {
-        return Err(WorldFileError::TooManyEntities);
-    }
-    let mut world = World::new();
-    for (index, components) in file.entities.into_iter().enumerate() {
-        spawn(&mut world, registry, index, components)?;
-    }
-    Ok(world)
-}
-
 /// The world as world-file JSON: every entity in order of its bits, each
 /// with its registered components (entities with none are kept as `{}` so
 /// that loading the file back gives every entity the same handle, as long
@@ -230,6 +207,27 @@ pub fn world_to_json(world: &World, registry: &ComponentRegistry) -> Result<Valu
         out.push(Value::Object(entity_json(world, registry, entity)?));
     }
     Ok(json!({ "entities": out }))
+}
+
+/// The world as world-file JSON text, the same bytes as
+/// `world_to_json(..).to_string()`, written entity by entity without a JSON
+/// tree of the whole world.
+pub(crate) fn world_to_json_text(
+    world: &World,
+    registry: &ComponentRegistry,
+) -> Result<String, RegistryError> {
+    let mut entities: Vec<_> = world.iter().map(|entity| entity.entity()).collect();
+    entities.sort_by_key(|entity| entity.to_bits());
+    let mut out = String::from(r#"{"entities":["#);
+    for (index, entity) in entities.into_iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        let components = Value::Object(entity_json(world, registry, entity)?);
+        out.push_str(&components.to_string());
+    }
+    out.push_str("]}");
+    Ok(out)
 }
 
 /// One entity's registered components, by name.

@@ -41,8 +41,9 @@ pub struct Policy {
     /// Entities alive that a mod spawned, for mods that ask for no number.
     /// Default: [`DEFAULT_MAX_ENTITIES`].
     pub default_max_entities: u64,
-    /// The most entities a mod may ask to keep alive. Default: ten times
-    /// [`DEFAULT_MAX_ENTITIES`].
+    /// The most entities a mod may ask to keep alive. Default:
+    /// [`DEFAULT_MAX_ENTITIES`]: with the default value size cap, one mod
+    /// can make the world hold at most about 160 MiB of its values.
     pub max_entities: u64,
     /// What a permission denial does. Default: disable the mod.
     pub on_violation: ViolationPolicy,
@@ -60,7 +61,7 @@ impl Default for Policy {
             default_memory: DEFAULT_MEMORY,
             max_memory: 4 * DEFAULT_MEMORY,
             default_max_entities: DEFAULT_MAX_ENTITIES,
-            max_entities: 10 * DEFAULT_MAX_ENTITIES,
+            max_entities: DEFAULT_MAX_ENTITIES,
             on_violation: ViolationPolicy::Disable,
             disable_on_error: true,
         }

@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 
 /// Largest MessagePack value a mod may write into a component, unless the
 /// component's own cap says otherwise
-/// ([`ComponentRegistry::set_max_value_bytes`]): 64 KiB.
-pub const DEFAULT_MAX_VALUE_BYTES: usize = 64 * 1024;
+/// ([`ComponentRegistry::set_max_value_bytes`]): 16 KiB.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 16 * 1024;
 
 /// Why a component could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use hecs::{Entity, World};
 
-use super::permissions::{Denied, EntityFacts, Operation, Permissions};
+use super::permissions::{Denied, EntityFacts, EntityScope, Operation, Permissions};
 use super::registry::{ComponentRegistry, Previous, RegistryError};
 use crate::runtime::bindings::{FrameInfo, QueryPage, WorldError, moonbox::sandbox::ecs};
 use crate::runtime::error::ScriptError;
@@ -495,8 +495,10 @@ impl Transaction {
     }
 
     fn facts(&self, entity: Entity) -> Facts<'_> {
+        // Under scope `all` no fact is consulted: skip the lookups.
+        let scoped = self.permissions.scope != EntityScope::All;
         Facts {
-            spawned_by_script: self.owned.contains(&entity),
+            spawned_by_script: scoped && self.owned.contains(&entity),
             tag: self
                 .permissions
                 .scope_tag()

@@ -48,7 +48,7 @@ pub use host::{Moonbox, MoonboxBuilder};
 pub use mods::{
     Budget, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, LoadError, LoadedMod, MAX_FILES,
     MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES, Manifest, ManifestError, ModSource, ModStats, ModStatus,
-    Policy, RequestedPermissions, ScriptManager,
+    Policy, RequestedPermissions, ScriptManager, read_bounded,
 };
 pub use replay::{
     Difference as WorldDifference, Divergence, FORMAT_VERSION as REPLAY_FORMAT_VERSION,

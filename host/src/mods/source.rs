@@ -44,7 +44,7 @@ impl ModSource {
             origin: origin.clone(),
             error: ManifestError::Unreadable { message },
         };
-        let bytes = read_bounded(&manifest_path, MAX_MANIFEST_BYTES)
+        let bytes = read_bounded_no_link(&manifest_path, MAX_MANIFEST_BYTES)
             .map_err(|e| unreadable(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|_| unreadable("not UTF-8 text".into()))?;
         let mut files = BTreeMap::new();
@@ -173,7 +173,7 @@ fn collect(
             // Read no more than the mod may still have, whatever the file
             // claims to be (a sparse file, a file that grows while read).
             let room = MAX_SOURCE_BYTES.saturating_sub(*total);
-            let bytes = read_bounded(&path, room).map_err(|_| too_much())?;
+            let bytes = read_bounded_no_link(&path, room).map_err(|_| too_much())?;
             *total += bytes.len();
             files.insert(relative, bytes);
         }
@@ -181,18 +181,29 @@ fn collect(
     Ok(())
 }
 
-/// Reads the regular file at `path`, refusing a symbolic link and anything
-/// over `limit` bytes before reading it, and reading at most `limit + 1`
-/// bytes in any case.
-fn read_bounded(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::{Error, ErrorKind, Read};
-    let metadata = fs::symlink_metadata(path)?;
-    if metadata.file_type().is_symlink() {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
+/// Reads the regular file at `path`, refusing a symbolic link (a mod is
+/// what its folder holds), through [`read_bounded`].
+fn read_bounded_no_link(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    if fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
             "is a symbolic link, which a mod may not use",
         ));
     }
+    read_bounded(path, limit)
+}
+
+/// Reads the regular file at `path`, at most `limit` bytes: the size is
+/// checked before reading, and no more than `limit + 1` bytes are read
+/// whatever the file claims (a sparse file, a file that grows while read).
+/// For files that come from untrusted hands: mods, worlds, replays.
+///
+/// # Errors
+/// The file cannot be read, is not a regular file, or is larger than `limit`.
+pub fn read_bounded(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let file = fs::File::open(path)?;
+    let metadata = file.metadata()?;
     if !metadata.is_file() {
         return Err(Error::new(ErrorKind::InvalidInput, "is not a regular file"));
     }
@@ -207,7 +218,7 @@ fn read_bounded(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
     }
     let mut bytes = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    fs::File::open(path)?.take(cap).read_to_end(&mut bytes)?;
+    file.take(cap).read_to_end(&mut bytes)?;
     if bytes.len() > limit {
         return Err(too_large());
     }

@@ -28,27 +28,13 @@ mod exit {
     pub const DIVERGED: u8 = 5;
 }
 
-/// Reads a text file of at most `limit` bytes, checking its size before
-/// reading and reading no more than the limit whatever it claims: input
-/// files (worlds, events, replays) are untrusted.
+/// Reads a text file of at most `limit` bytes (see [`moonbox::read_bounded`]):
+/// input files (worlds, events, replays) are untrusted.
 fn read_text(path: &std::path::Path, limit: usize, what: &str) -> anyhow::Result<String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)
+    let bytes = moonbox::read_bounded(path, limit)
         .map_err(|e| anyhow::anyhow!("cannot read {what} {}: {e}", path.display()))?;
-    let too_large = || anyhow::anyhow!("{what} {} is larger than {limit} bytes", path.display());
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if usize::try_from(size).map_or(true, |size| size > limit) {
-        return Err(too_large());
-    }
-    let mut text = String::new();
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    file.take(cap)
-        .read_to_string(&mut text)
-        .map_err(|e| anyhow::anyhow!("cannot read {what} {}: {e}", path.display()))?;
-    if text.len() > limit {
-        return Err(too_large());
-    }
-    Ok(text)
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{what} {} is not UTF-8 text", path.display()))
 }
 
 fn main() -> ExitCode {

@@ -66,6 +66,7 @@ pub use runtime::limits::{
     DEFAULT_FUEL, DEFAULT_HARD_MEMORY_HEADROOM, DEFAULT_MAX_DEPTH, DEFAULT_MEMORY,
     DEFAULT_WALL_CLOCK, Limits, MIN_HARD_MEMORY, MIN_MEMORY,
 };
+pub use runtime::meter::{HOST_FUEL_PRICES, HostFuelPrices};
 pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
 pub use system::{EventError, MAX_EVENT_DEPTH, Outcome, ScriptSystem, TickReport};
 pub use world::file::{MAX_WORLD_ENTITIES, WorldFileError, world_from_json, world_to_json};

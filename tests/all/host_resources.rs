@@ -246,3 +246,166 @@ fn a_replay_cannot_ask_for_unbounded_events_in_a_tick() {
         result.err()
     );
 }
+
+/// Fuel one `poke` of the only mod `name` used.
+fn fuel_of_poke(f: &mut crate::world::Fixture, name: &str) -> u64 {
+    let before = f.manager.get(name).unwrap().stats().fuel_used;
+    assert_eq!(f.poke(f.mover)[name], Outcome::Ran);
+    f.manager.get(name).unwrap().stats().fuel_used - before
+}
+
+#[test]
+fn queries_pay_fuel_for_every_entity_the_host_scans() {
+    // Before: opening a query over N entities cost the same few hundred
+    // units of fuel whatever N was, while the host scanned all N.
+    let opener = "function on_event()
+                    for i = 1, 16 do world:query('Position', 'Velocity') end
+                  end";
+    let mut small = fixture();
+    small.load(
+        "opener",
+        "read = ['Position', 'Velocity']\nscope = 'all'",
+        opener,
+    );
+    let mut large = fixture();
+    for i in 0..20_000 {
+        large.world.spawn((demo::Position {
+            x: f64::from(i),
+            y: 0.0,
+        },));
+    }
+    large.load(
+        "opener",
+        "read = ['Position', 'Velocity']\nscope = 'all'",
+        opener,
+    );
+    let extra = fuel_of_poke(&mut large, "opener") - fuel_of_poke(&mut small, "opener");
+    // 16 queries, each checking 20,000 more entities for two components.
+    let scanned = 16 * 20_000 * 2;
+    assert!(
+        extra >= scanned * moonbox::HOST_FUEL_PRICES.entity,
+        "{extra} fuel for {scanned} entity checks"
+    );
+}
+
+#[test]
+fn host_work_past_the_budget_ends_the_call_as_out_of_fuel() {
+    let mut f = fixture();
+    for i in 0..50_000 {
+        f.world.spawn((demo::Position {
+            x: f64::from(i),
+            y: 0.0,
+        },));
+    }
+    let mut scanner = source(
+        "scanner",
+        "read = ['Position']\nscope = 'all'",
+        "function on_event() for i = 1, 1000 do world:query('Position') end end",
+    );
+    // Ample for the Lua loop (about 100 units per turn), not for the scans.
+    scanner.manifest.budget.fuel_per_call = Some(5_000_000);
+    f.manager.load(scanner).unwrap();
+    f.load("witness", "", "function on_event() print('still here') end");
+    let hash = f.hash();
+    let report = f.poke(f.mover);
+    let Outcome::Failed { error, disabled } = &report["scanner"] else {
+        panic!("{report:?}");
+    };
+    assert_eq!(error.limit_kind(), Some(LimitKind::Fuel), "{error:?}");
+    assert!(*disabled);
+    assert_eq!(report["witness"], Outcome::Ran);
+    assert_eq!(f.hash(), hash);
+    // It stopped at the first query the tank could not pay for.
+    assert!(f.manager.get("scanner").unwrap().stats().fuel_used <= 5_000_000);
+}
+
+#[test]
+fn console_lines_and_values_cost_fuel_by_their_size() {
+    let mut f = fixture();
+    f.load(
+        "short",
+        "",
+        "function on_event() for i = 1, 100 do print('x') end end",
+    );
+    let short = fuel_of_poke(&mut f, "short");
+    let mut f = fixture();
+    f.load(
+        "long",
+        "",
+        "local s = string.rep('x', 4000)
+         function on_event() for i = 1, 100 do print(s) end end",
+    );
+    let long = fuel_of_poke(&mut f, "long");
+    // 100 lines of 3,999 more bytes each, copied into the host.
+    let copied = 100 * 3_999;
+    assert!(
+        long - short >= copied * moonbox::HOST_FUEL_PRICES.byte,
+        "{short} vs {long}"
+    );
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Scale {
+    factor: f32,
+}
+
+#[test]
+fn values_that_would_break_the_saved_world_are_refused_after_narrowing() {
+    // Before: 1e300 passed the guest's finiteness check as an f64, became
+    // infinity in the f32 field, and the saved world no longer loaded; an
+    // unknown field was silently dropped.
+    let mut registry = moonbox::ComponentRegistry::new();
+    registry.register::<Scale>("Scale").unwrap();
+    let registry = std::sync::Arc::new(registry);
+    let mut host = moonbox::Moonbox::builder(std::sync::Arc::clone(&registry))
+        .policy(moonbox::Policy::allow_all(&registry))
+        .engine(crate::support::engine().clone())
+        .build()
+        .unwrap();
+    host.load(source(
+        "scaler",
+        "read = ['Scale']\nwrite = ['Scale']\nscope = 'all'",
+        "function on_event(name, e)
+           print(pcall(world.set, world, e, 'Scale', { factor = 1e300 }))
+           print(pcall(world.set, world, e, 'Scale', { factor = 2, facter = 3 }))
+           world:set(e, 'Scale', { factor = 0.5 })
+         end",
+    ))
+    .unwrap();
+    let mut world = hecs::World::new();
+    let e = world.spawn((Scale { factor: 1.0 },));
+    let report = host
+        .dispatch_event(&mut world, "poke", &e.to_bits().get())
+        .unwrap()
+        .clone();
+    assert_eq!(report["scaler"], Outcome::Ran);
+    let printed: Vec<String> = host.console().lines().map(|l| l.text.clone()).collect();
+    assert!(
+        printed[0].starts_with("[scaler] false\t") && printed[0].contains("out of range"),
+        "{printed:?}"
+    );
+    assert!(
+        printed[1].starts_with("[scaler] false\t") && printed[1].contains("no field 'facter'"),
+        "{printed:?}"
+    );
+    assert_eq!(*world.get::<&Scale>(e).unwrap(), Scale { factor: 0.5 });
+    // The world still saves and loads.
+    let saved = moonbox::world_to_json(&world, &registry).unwrap();
+    let loaded = moonbox::world_from_json(&saved.to_string(), &registry).unwrap();
+    assert_eq!(loaded.len(), 1);
+}
+
+#[test]
+fn nan_is_the_same_on_every_cpu() {
+    // x86 makes 0/0 a negative NaN ("-nan"), ARM a positive one; with
+    // canonicalisation every arithmetic NaN is the positive quiet NaN.
+    let mut sandbox = crate::support::sandbox();
+    sandbox
+        .run(
+            "nan.lua",
+            b"local z = 0 print(tostring(z/z), tostring(math.huge - math.huge), \
+              string.format('%q', z/z), math.sqrt(-1))",
+        )
+        .unwrap();
+    assert_eq!(crate::support::printed(&sandbox), ["nan\tnan\t(0/0)\tnan"]);
+}

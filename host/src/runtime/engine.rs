@@ -185,6 +185,9 @@ fn wasmtime_config(config: &EngineConfig) -> Config {
         .epoch_interruption(config.wall_clock_backstop)
         .max_wasm_stack(config.max_wasm_stack)
         .concurrency_support(false) // no async components: cheaper calls
+        // NaN bits differ between CPUs (x86 makes 0/0 negative, ARM does
+        // not): one canonical NaN keeps results and output identical on all.
+        .cranelift_nan_canonicalization(true)
         .cranelift_opt_level(OptLevel::Speed);
     if let Some(pooling) = &config.pooling {
         let mut pool = PoolingAllocationConfig::new();

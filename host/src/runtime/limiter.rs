@@ -2,6 +2,7 @@
 
 use wasmtime::{ResourceLimiter, Result};
 
+use super::meter::FuelOwed;
 use super::trap::MemoryCapReached;
 
 /// Most table elements a guest may have (its function pointers).
@@ -11,15 +12,21 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 ///
 /// Growing past the cap is a trap carrying [`MemoryCapReached`] (not a
 /// failed `memory.grow`), so the guest cannot limp on and the host reports
-/// the trap as a memory limit by its payload.
+/// the trap as a memory limit by its payload. Growth is host work the
+/// guest pays for in fuel (see [`super::meter`]).
 pub(crate) struct MemoryLimiter {
     cap: usize,
     peak: usize,
+    pub(crate) owed: FuelOwed,
 }
 
 impl MemoryLimiter {
     pub(crate) fn new(cap: usize) -> Self {
-        Self { cap, peak: 0 }
+        Self {
+            cap,
+            peak: 0,
+            owed: FuelOwed::default(),
+        }
     }
 
     pub(crate) fn peak(&self) -> usize {
@@ -30,12 +37,17 @@ impl MemoryLimiter {
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> Result<bool> {
         if desired > self.cap || maximum.is_some_and(|max| desired > max) {
             return Err(MemoryCapReached.into());
+        }
+        // The first "growth" is the instance's initial memory: the guest's
+        // image, not something the script asked for.
+        if current > 0 {
+            self.owed.memory_growth(current, desired);
         }
         self.peak = self.peak.max(desired);
         Ok(true)

@@ -10,6 +10,7 @@ mod epoch;
 pub(crate) mod error;
 mod limiter;
 pub(crate) mod limits;
+pub(crate) mod meter;
 pub(crate) mod sandbox;
 pub(crate) mod store;
 pub(crate) mod trap;

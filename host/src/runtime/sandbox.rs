@@ -11,7 +11,7 @@ use super::console::{self, Console};
 use super::engine::EPOCH_TICK;
 use super::limiter::MemoryLimiter;
 use super::store::StoreState;
-use super::{trap, wasi};
+use super::{meter, trap, wasi};
 use crate::world::Transaction;
 use crate::{LimitKind, Limits, ScriptError};
 
@@ -103,6 +103,7 @@ impl Sandbox {
         );
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);
+        meter::install(&mut store);
         store.epoch_deadline_trap();
         arm(&mut store, SETUP_FUEL, limits)?;
         let guest_config = GuestConfig {

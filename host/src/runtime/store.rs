@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::{GuestChannel, moonbox::sandbox::console};
 use super::console::{Channel, Console};
 use super::limiter::MemoryLimiter;
+use super::meter::FuelOwed;
 use crate::world::Transaction;
 
 /// The data of one sandbox's store.
@@ -27,6 +28,8 @@ pub(crate) struct StoreState {
     /// Queries the sandbox's calls have opened (see
     /// [`Transaction::number_queries_from`]).
     pub(crate) queries_opened: u32,
+    /// Fuel for host work the guest has caused and not yet paid.
+    pub(crate) owed: FuelOwed,
 }
 
 impl StoreState {
@@ -43,6 +46,7 @@ impl StoreState {
             stderr,
             transaction: None,
             queries_opened: 0,
+            owed: FuelOwed::default(),
         }
     }
 
@@ -74,6 +78,7 @@ impl console::Host for StoreState {
             GuestChannel::Out => Channel::Out,
             GuestChannel::Warn => Channel::Warn,
         };
+        self.owed.call(line.len());
         self.console.push(channel, line);
         Ok(())
     }

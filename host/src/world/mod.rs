@@ -4,6 +4,7 @@
 //! world's hash and JSON file form.
 
 pub(crate) mod file;
+mod finite;
 pub(crate) mod hash;
 pub(crate) mod permissions;
 pub(crate) mod registry;

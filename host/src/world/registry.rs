@@ -10,12 +10,14 @@
 //! written and how it is undone.
 
 use std::any::type_name;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use hecs::{Entity, EntityBuilder, World};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use super::finite;
 
 /// Largest MessagePack value a mod may write into a component, unless the
 /// component's own cap says otherwise
@@ -110,8 +112,14 @@ trait ComponentType: Send + Sync {
         entity: Entity,
         out: &mut Vec<u8>,
     ) -> Result<bool, RegistryError>;
-    /// Decodes exactly one MessagePack value of this type.
-    fn decode(&self, name: &str, bytes: &[u8]) -> Result<Box<dyn Decoded>, RegistryError>;
+    /// Decodes exactly one MessagePack value of this type; with `strict`,
+    /// a map key the type has no field for is an error.
+    fn decode(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        strict: bool,
+    ) -> Result<Box<dyn Decoded>, RegistryError>;
     fn has(&self, world: &World, entity: Entity) -> bool;
     /// Removes the component and returns it.
     fn take(&self, world: &mut World, entity: Entity) -> Option<Box<dyn Decoded>>;
@@ -142,10 +150,33 @@ where
         Ok(true)
     }
 
-    fn decode(&self, name: &str, bytes: &[u8]) -> Result<Box<dyn Decoded>, RegistryError> {
+    fn decode(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        strict: bool,
+    ) -> Result<Box<dyn Decoded>, RegistryError> {
         let mut rest = bytes;
-        let value = T::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))
-            .map_err(|e| invalid(name, &e))?;
+        let mut deserializer = rmp_serde::Deserializer::new(&mut rest);
+        let mut unknown = None;
+        let value = if strict {
+            // Records the first key the type ignored; the value is refused.
+            serde_ignored::deserialize(&mut deserializer, |path| {
+                unknown.get_or_insert_with(|| path.to_string());
+            })
+        } else {
+            T::deserialize(&mut deserializer)
+        }
+        .map_err(|e| invalid(name, &e))?;
+        if let Some(path) = unknown {
+            return Err(invalid(
+                name,
+                &format_args!("the type has no field '{}'", short(&path)),
+            ));
+        }
+        // Narrowing happened while decoding: a number too large for an
+        // `f32` field is infinite now.
+        finite::check(&value).map_err(|e| invalid(name, &e))?;
         // One value, nothing after it: trailing bytes mean the sender and
         // the component type disagree.
         if !rest.is_empty() {
@@ -203,6 +234,8 @@ pub struct ComponentRegistry {
     components: BTreeMap<String, Box<dyn ComponentType>>,
     /// Value size caps that differ from [`DEFAULT_MAX_VALUE_BYTES`].
     value_caps: BTreeMap<String, usize>,
+    /// Components whose values may carry fields their type does not have.
+    lenient: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for ComponentRegistry {
@@ -258,6 +291,32 @@ impl ComponentRegistry {
     ) -> Result<&mut Self, RegistryError> {
         self.component(name)?;
         self.value_caps.insert(name.to_owned(), bytes);
+        Ok(self)
+    }
+
+    /// Lets values of component `name` carry map keys its type has no field
+    /// for; they are dropped. By default such a value is refused as
+    /// [`RegistryError::InvalidValue`] naming the field, so a typo in a
+    /// script or a world file is an error, not a silently lost field.
+    ///
+    /// ```
+    /// # #[derive(serde::Serialize, serde::Deserialize)]
+    /// # struct Position { x: f32, y: f32 }
+    /// let mut registry = moonbox::ComponentRegistry::new();
+    /// registry.register::<Position>("Position").unwrap();
+    /// let mut world = hecs::World::new();
+    /// let e = world.spawn(());
+    /// let typo = serde_json::json!({"x": 1, "y": 2, "z": 3});
+    /// assert!(registry.set(&mut world, e, "Position", &typo).is_err());
+    /// registry.allow_unknown_fields("Position").unwrap();
+    /// assert!(registry.set(&mut world, e, "Position", &typo).is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// [`RegistryError::UnknownComponent`] if `name` is not registered.
+    pub fn allow_unknown_fields(&mut self, name: &str) -> Result<&mut Self, RegistryError> {
+        self.component(name)?;
+        self.lenient.insert(name.to_owned());
         Ok(self)
     }
 
@@ -419,7 +478,8 @@ impl ComponentRegistry {
         bytes: &[u8],
     ) -> Result<Box<dyn Decoded>, RegistryError> {
         let component = self.component(name)?;
-        guarded(name, || component.decode(name, bytes))?
+        let strict = !self.lenient.contains(name);
+        guarded(name, || component.decode(name, bytes, strict))?
     }
 
     /// Removes component `name` of a live `entity` and returns its value.
@@ -465,6 +525,14 @@ fn ensure_alive(world: &World, entity: Entity) -> Result<(), RegistryError> {
         Err(RegistryError::NoSuchEntity {
             entity: entity.to_bits().get(),
         })
+    }
+}
+
+/// At most the first 64 characters of `text` (a key from untrusted input).
+fn short(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}...", &text[..cut]).into(),
+        None => text.into(),
     }
 }
 

@@ -23,6 +23,7 @@ use super::permissions::{Denied, EntityFacts, EntityScope, Operation, Permission
 use super::registry::{ComponentRegistry, Previous, RegistryError};
 use crate::runtime::bindings::{FrameInfo, QueryPage, WorldError, moonbox::sandbox::ecs};
 use crate::runtime::error::ScriptError;
+use crate::runtime::meter::{FuelOwed, bytes_price, price};
 use crate::runtime::store::StoreState;
 use crate::runtime::trap::{ViolationTrap, WorldLimitTrap};
 
@@ -110,6 +111,8 @@ pub(crate) struct Transaction {
     /// Denials this call refused under [`ViolationPolicy::Reject`]: an
     /// uncaught Lua error that is one of them is a permission denial.
     denials: Vec<String>,
+    /// Fuel for the host work of world calls, moved to the store after each.
+    work: FuelOwed,
 }
 
 /// Most denials a call remembers; one is enough to classify its error.
@@ -180,6 +183,7 @@ impl Transaction {
             queries: Vec::new(),
             first_query: 0,
             denials: Vec::new(),
+            work: FuelOwed::default(),
         }
     }
 
@@ -284,6 +288,7 @@ impl Transaction {
         let found = self
             .registry
             .encode(&self.world, entity, component, &mut out)?;
+        self.charge_values(1, out.len());
         Ok(found.then_some(out))
     }
 
@@ -291,6 +296,7 @@ impl Transaction {
         check_name(component)?;
         let entity = self.entity_for(Operation::Write(component), bits)?;
         self.check_value_size(component, value)?;
+        self.charge_values(1, value.len());
         let decoded = self.registry.decode(component, value)?;
         let previous = decoded.put(&mut self.world, entity);
         self.undo.push(Undo::Restore { entity, previous });
@@ -300,6 +306,7 @@ impl Transaction {
     pub(crate) fn remove(&mut self, bits: u64, component: &str) -> Result<bool, Refusal> {
         check_name(component)?;
         let entity = self.entity_for(Operation::Write(component), bits)?;
+        self.charge_values(1, 0);
         let Some(old) = self.registry.take(&mut self.world, entity, component)? else {
             return Ok(false);
         };
@@ -313,6 +320,7 @@ impl Transaction {
     pub(crate) fn has(&mut self, bits: u64, component: &str) -> Result<bool, Refusal> {
         check_name(component)?;
         let entity = self.entity_for(Operation::Read(component), bits)?;
+        self.charge_values(1, 0);
         Ok(self.registry.has_unchecked(&self.world, entity, component))
     }
 
@@ -350,6 +358,9 @@ impl Transaction {
             return Err(WorldError::Invalid("a query needs at least one component".into()).into());
         };
         let mut entities = self.registry.entities_with(&self.world, first)?;
+        // Every entity with the first component is checked for the others.
+        let checks = entities.len().saturating_mul(components.len());
+        self.work.add(bytes_price(checks, price.entity));
         if let Some(unknown) = rest.iter().find(|c| !self.registry.contains(c)) {
             return Err(RegistryError::UnknownComponent {
                 name: unknown.clone(),
@@ -384,12 +395,15 @@ impl Transaction {
         let max = usize::try_from(max.max(1)).unwrap_or(usize::MAX);
         let mut entities = Vec::new();
         let mut values = Vec::new();
+        let mut visited = 0;
+        let mut encoded = 0;
         while entities.len() < max
             && query.position < query.entities.len()
             && (entities.is_empty() || values.len() < MAX_PAGE_BYTES)
         {
             let entity = query.entities[query.position];
             query.position += 1;
+            visited += 1;
             // Membership was fixed at the start; skip what the call itself
             // has since despawned or stripped.
             if self.despawned.contains(&entity) || !self.world.contains(entity) {
@@ -398,6 +412,7 @@ impl Transaction {
             let mark = values.len();
             let mut complete = true;
             for component in &query.components {
+                encoded += 1;
                 if !self
                     .registry
                     .encode(&self.world, entity, component, &mut values)?
@@ -413,6 +428,8 @@ impl Transaction {
             }
         }
         let next = (query.position < query.entities.len()).then_some(cursor);
+        self.work.add(bytes_price(visited, price.entity));
+        self.charge_values(encoded, values.len());
         Ok(QueryPage {
             entities,
             values,
@@ -438,6 +455,9 @@ impl Transaction {
         for (component, bytes) in &components {
             self.check_value_size(component, bytes)?;
         }
+        self.work.add(price.spawn);
+        let bytes = components.iter().map(|(_, bytes)| bytes.len()).sum();
+        self.charge_values(components.len(), bytes);
         // Every value is decoded before the entity exists: a bad value
         // spawns nothing.
         let mut builder = hecs::EntityBuilder::new();
@@ -458,6 +478,7 @@ impl Transaction {
 
     pub(crate) fn despawn(&mut self, bits: u64) -> Result<(), Refusal> {
         let entity = self.entity_for(Operation::Despawn, bits)?;
+        self.work.add(price.spawn);
         if self.despawned.insert(entity) {
             self.despawn_order.push(entity);
         }
@@ -480,6 +501,13 @@ impl Transaction {
                 Err(WorldError::NoEntity(bits).into())
             }
         }
+    }
+
+    /// Charges for `count` component values of `bytes` bytes in all,
+    /// encoded, decoded or looked up.
+    fn charge_values(&mut self, count: usize, bytes: usize) {
+        self.work.add(bytes_price(count, price.value));
+        self.work.add(bytes_price(bytes, price.value_byte));
     }
 
     /// Refuses a value larger than the registry lets a mod write.
@@ -528,17 +556,22 @@ fn check_name(component: &str) -> Result<(), Refusal> {
 /// MessagePack's nil: the config of a sandbox with no world or no config.
 const NIL: u8 = 0xc0;
 
-/// Runs `call` against the attached transaction.
+/// Runs `call` against the attached transaction, charging the guest for the
+/// call (`bytes` of arguments and results copied) and for the work it did.
 fn with_transaction<T>(
     state: &mut StoreState,
+    bytes: usize,
     call: impl FnOnce(&mut Transaction) -> Result<T, Refusal>,
 ) -> wasmtime::Result<Result<T, WorldError>> {
+    state.owed.call(bytes);
     let Some(transaction) = state.transaction.as_deref_mut() else {
         return Ok(Err(WorldError::Unavailable(
             "no world is attached: world calls work inside handlers run by a ScriptSystem".into(),
         )));
     };
-    match call(transaction) {
+    let result = call(transaction);
+    state.owed.add(transaction.work.take());
+    match result {
         Ok(value) => Ok(Ok(value)),
         Err(Refusal::Error(error)) => Ok(Err(error)),
         Err(Refusal::Limit(message)) => Err(WorldLimitTrap { message }.into()),
@@ -561,7 +594,7 @@ impl ecs::Host for StoreState {
         entity: u64,
         component: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WorldError>> {
-        with_transaction(self, |t| t.get(entity, &component))
+        with_transaction(self, component.len(), |t| t.get(entity, &component))
     }
 
     fn set(
@@ -570,7 +603,9 @@ impl ecs::Host for StoreState {
         component: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WorldError>> {
-        with_transaction(self, |t| t.set(entity, &component, &value))
+        with_transaction(self, component.len() + value.len(), |t| {
+            t.set(entity, &component, &value)
+        })
     }
 
     fn remove(
@@ -578,7 +613,7 @@ impl ecs::Host for StoreState {
         entity: u64,
         component: String,
     ) -> wasmtime::Result<Result<bool, WorldError>> {
-        with_transaction(self, |t| t.remove(entity, &component))
+        with_transaction(self, component.len(), |t| t.remove(entity, &component))
     }
 
     fn has(
@@ -586,7 +621,7 @@ impl ecs::Host for StoreState {
         entity: u64,
         component: String,
     ) -> wasmtime::Result<Result<bool, WorldError>> {
-        with_transaction(self, |t| t.has(entity, &component))
+        with_transaction(self, component.len(), |t| t.has(entity, &component))
     }
 
     fn query(
@@ -594,7 +629,8 @@ impl ecs::Host for StoreState {
         components: Vec<String>,
         max: u32,
     ) -> wasmtime::Result<Result<QueryPage, WorldError>> {
-        with_transaction(self, |t| t.query(components, max))
+        let bytes = components.iter().map(String::len).sum();
+        with_transaction(self, bytes, |t| t.query(components, max))
     }
 
     fn query_next(
@@ -602,21 +638,23 @@ impl ecs::Host for StoreState {
         cursor: u32,
         max: u32,
     ) -> wasmtime::Result<Result<QueryPage, WorldError>> {
-        with_transaction(self, |t| t.query_next(cursor, max))
+        with_transaction(self, 0, |t| t.query_next(cursor, max))
     }
 
     fn spawn(
         &mut self,
         components: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<u64, WorldError>> {
-        with_transaction(self, |t| t.spawn(components))
+        let bytes = components.iter().map(|(c, v)| c.len() + v.len()).sum();
+        with_transaction(self, bytes, |t| t.spawn(components))
     }
 
     fn despawn(&mut self, entity: u64) -> wasmtime::Result<Result<(), WorldError>> {
-        with_transaction(self, |t| t.despawn(entity))
+        with_transaction(self, 0, |t| t.despawn(entity))
     }
 
     fn frame(&mut self) -> wasmtime::Result<FrameInfo> {
+        self.owed.call(0);
         Ok(self
             .transaction
             .as_deref()
@@ -624,9 +662,11 @@ impl ecs::Host for StoreState {
     }
 
     fn config(&mut self) -> wasmtime::Result<Vec<u8>> {
-        Ok(self
+        let config = self
             .transaction
             .as_deref()
-            .map_or_else(|| vec![NIL], Transaction::config))
+            .map_or_else(|| vec![NIL], Transaction::config);
+        self.owed.call(config.len());
+        Ok(config)
     }
 }

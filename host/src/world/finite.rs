@@ -1,0 +1,281 @@
+//! Checks that a decoded component value holds only finite floats.
+//!
+//! Scripts send numbers as `f64`; serde narrows one into an `f32` field
+//! with `as`, so `1e300` becomes infinity *after* the guest's own
+//! finiteness check. A value with an infinite or NaN float would be saved as
+//! `null` and the world file would no longer load, so the registry walks
+//! every decoded value with [`check`]: a serializer that writes nothing and
+//! stops at the first float that is not finite.
+
+use std::fmt;
+
+use serde::ser::{self, Serialize};
+
+/// The value holds a float that is not finite.
+#[derive(Debug)]
+pub(crate) struct NotFinite(String);
+
+impl fmt::Display for NotFinite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotFinite {}
+
+impl ser::Error for NotFinite {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        Self(message.to_string())
+    }
+}
+
+/// `Ok` if every float in `value` (after narrowing to its field's type) is finite.
+pub(crate) fn check<T: Serialize + ?Sized>(value: &T) -> Result<(), NotFinite> {
+    value.serialize(Finite)
+}
+
+fn float(finite: bool, value: &dyn fmt::Display) -> Result<(), NotFinite> {
+    if finite {
+        Ok(())
+    } else {
+        Err(NotFinite(format!(
+            "a number is out of range for its field (it would be stored as {value})"
+        )))
+    }
+}
+
+/// The checking serializer; it holds nothing.
+struct Finite;
+
+type Done = Result<(), NotFinite>;
+
+impl ser::Serializer for Finite {
+    type Ok = ();
+    type Error = NotFinite;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn serialize_f32(self, v: f32) -> Done {
+        float(v.is_finite(), &v)
+    }
+    fn serialize_f64(self, v: f64) -> Done {
+        float(v.is_finite(), &v)
+    }
+    fn serialize_bool(self, _: bool) -> Done {
+        Ok(())
+    }
+    fn serialize_i8(self, _: i8) -> Done {
+        Ok(())
+    }
+    fn serialize_i16(self, _: i16) -> Done {
+        Ok(())
+    }
+    fn serialize_i32(self, _: i32) -> Done {
+        Ok(())
+    }
+    fn serialize_i64(self, _: i64) -> Done {
+        Ok(())
+    }
+    fn serialize_u8(self, _: u8) -> Done {
+        Ok(())
+    }
+    fn serialize_u16(self, _: u16) -> Done {
+        Ok(())
+    }
+    fn serialize_u32(self, _: u32) -> Done {
+        Ok(())
+    }
+    fn serialize_u64(self, _: u64) -> Done {
+        Ok(())
+    }
+    fn serialize_char(self, _: char) -> Done {
+        Ok(())
+    }
+    fn serialize_str(self, _: &str) -> Done {
+        Ok(())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Done {
+        Ok(())
+    }
+    fn serialize_none(self) -> Done {
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Done {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Done {
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Done {
+        Ok(())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Done {
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Done {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        value: &T,
+    ) -> Done {
+        value.serialize(self)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, NotFinite> {
+        Ok(self)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self, NotFinite> {
+        Ok(self)
+    }
+}
+
+impl ser::SerializeSeq for Finite {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
+        value.serialize(Finite)
+    }
+    fn end(self) -> Done {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for Finite {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
+        value.serialize(Finite)
+    }
+    fn end(self) -> Done {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleStruct for Finite {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
+        value.serialize(Finite)
+    }
+    fn end(self) -> Done {
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleVariant for Finite {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
+        value.serialize(Finite)
+    }
+    fn end(self) -> Done {
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for Finite {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Done {
+        key.serialize(Finite)
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Done {
+        value.serialize(Finite)
+    }
+    fn end(self) -> Done {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Finite {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, value: &T) -> Done {
+        value.serialize(Finite)
+    }
+    fn end(self) -> Done {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for Finite {
+    type Ok = ();
+    type Error = NotFinite;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &'static str, value: &T) -> Done {
+        value.serialize(Finite)
+    }
+    fn end(self) -> Done {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[derive(serde::Serialize)]
+    struct Nested {
+        at: (f32, Option<f64>),
+        list: Vec<f32>,
+    }
+
+    #[test]
+    fn every_float_is_checked_wherever_it_sits() {
+        let ok = Nested {
+            at: (1.0, Some(2.0)),
+            list: vec![3.0],
+        };
+        assert!(check(&ok).is_ok());
+        for bad in [
+            Nested {
+                at: (f32::INFINITY, None),
+                list: vec![],
+            },
+            Nested {
+                at: (0.0, Some(f64::NAN)),
+                list: vec![],
+            },
+            Nested {
+                at: (0.0, None),
+                list: vec![1.0, f32::NEG_INFINITY],
+            },
+        ] {
+            assert!(check(&bad).is_err());
+        }
+    }
+}

@@ -163,8 +163,9 @@ name = "cal"
 version = "1"
 [permissions]
 read = ["Position", "Velocity", "Critter"]
-write = ["Position", "Critter"]
+write = ["Position", "Velocity", "Critter"]
 spawn = true
+despawn = true
 scope = "all"
 [budget]
 fuel_per_call = 1_000_000_000

@@ -11,6 +11,9 @@ void __wasm_setjmp(void *env, uint32_t label, void *func_invocation_id);
 uint32_t __wasm_setjmp_test(void *env, void *func_invocation_id);
 void __wasm_longjmp(void *env, int val);
 
+/* The host's price for unwinding (guest-lua/src/lib.rs, WIT `meter`). */
+void moonbox_unwinding(void);
+
 /* Must fit in (and be aligned like) a jmp_buf. */
 struct jmp_buf_impl {
     void *func_invocation_id;
@@ -44,5 +47,8 @@ void __wasm_longjmp(void *env, int val) {
     /* C: longjmp never makes setjmp return 0. */
     jb->arg.env = env;
     jb->arg.val = val == 0 ? 1 : val;
+    /* The runtime's unwinding costs far more time than the fuel of the
+     * instructions around it: the host charges for it. */
+    moonbox_unwinding();
     __builtin_wasm_throw(1, &jb->arg); /* tag 1 is the C longjmp tag */
 }

@@ -2,6 +2,7 @@
 
 use crate::depth::DEPTH_ERROR;
 use crate::exports::moonbox::sandbox::runtime::{LimitKind, LuaError, ScriptError};
+use crate::limits::Hit;
 
 /// Heading mlua's message handler puts before the traceback lines.
 const TRACEBACK_HEADING: &str = "\nstack traceback:\n";
@@ -9,8 +10,10 @@ const TRACEBACK_HEADING: &str = "\nstack traceback:\n";
 /// Appended to any text cut at the size limit.
 const TRUNCATION_MARK: &str = "... (truncated)";
 
-/// Classifies `error` and bounds the size of every string in it.
-pub fn to_script_error(error: &mlua::Error, max_len: usize) -> ScriptError {
+/// Classifies `error` and bounds the size of every string in it. `hit` is
+/// what Lua really raised during the call: an error is a limit only if its
+/// limit was hit (a script cannot forge one by its message).
+pub fn to_script_error(error: &mlua::Error, max_len: usize, hit: Hit) -> ScriptError {
     match error {
         mlua::Error::SyntaxError { message, .. } => {
             ScriptError::Syntax(lua_error(message, max_len))
@@ -20,31 +23,34 @@ pub fn to_script_error(error: &mlua::Error, max_len: usize) -> ScriptError {
         }
         mlua::Error::RuntimeError(message) => {
             let parsed = lua_error(message, max_len);
-            match limit_kind(&parsed.message) {
+            match limit_kind(&parsed.message, hit) {
                 Some(kind) => ScriptError::Limit((kind, parsed)),
                 None => ScriptError::Runtime(parsed),
             }
         }
         // Errors wrapped by Rust callbacks carry the Lua error as their cause.
-        mlua::Error::CallbackError { cause, .. } => to_script_error(cause, max_len),
+        mlua::Error::CallbackError { cause, .. } => to_script_error(cause, max_len, hit),
         other => ScriptError::Runtime(lua_error(&other.to_string(), max_len)),
     }
 }
 
 /// The Lua-level limits whose errors scripts may catch; uncaught, they are
-/// reported as limits rather than as ordinary runtime errors.
-fn limit_kind(message: &str) -> Option<LimitKind> {
+/// reported as limits rather than as ordinary runtime errors, if Lua raised
+/// that limit in the call.
+fn limit_kind(message: &str, hit: Hit) -> Option<LimitKind> {
     // `coroutine.wrap` prefixes a position at every level it propagates an
     // error through; the cause is what remains.
     let mut message = message;
     while let Some((_, _, rest)) = split_position(message) {
         message = rest;
     }
-    if message.starts_with(DEPTH_ERROR) {
+    if hit.depth() && message.starts_with(DEPTH_ERROR) {
         Some(LimitKind::Recursion)
-    } else if message.starts_with("stack overflow") || message.starts_with("C stack overflow") {
+    } else if hit.stack()
+        && (message.starts_with("stack overflow") || message.starts_with("C stack overflow"))
+    {
         Some(LimitKind::Stack)
-    } else if message.starts_with("not enough memory") {
+    } else if hit.memory() && message.starts_with("not enough memory") {
         Some(LimitKind::Memory)
     } else {
         None

@@ -12,6 +12,7 @@
 mod depth;
 mod environment;
 mod errors;
+mod limits;
 mod value;
 mod world_api;
 mod world_calls;
@@ -62,6 +63,14 @@ struct LuaSandbox {
     max_text_len: usize,
 }
 
+impl LuaSandbox {
+    /// The WIT error for `error`, classified by the limits Lua raised in
+    /// this call (never by the message alone).
+    fn script_error(&self, error: &mlua::Error) -> ScriptError {
+        errors::to_script_error(error, self.max_text_len, limits::take(&self.lua))
+    }
+}
+
 impl GuestSandbox for LuaSandbox {
     fn create(config: Config) -> Result<exports::moonbox::sandbox::runtime::Sandbox, String> {
         let lua = match PREPARED.take() {
@@ -78,6 +87,7 @@ impl GuestSandbox for LuaSandbox {
     }
 
     fn run(&self, name: String, source: Vec<u8>) -> Result<(), ScriptError> {
+        limits::take(&self.lua);
         if source.first() == Some(&BINARY_CHUNK_MARK) {
             return Err(ScriptError::Refused(format!(
                 "{name}: precompiled (binary) Lua chunks are not accepted; load the source text"
@@ -88,7 +98,7 @@ impl GuestSandbox for LuaSandbox {
             .set_name(format!("={name}"))
             .set_mode(ChunkMode::Text)
             .exec()
-            .map_err(|e| errors::to_script_error(&e, self.max_text_len))
+            .map_err(|e| self.script_error(&e))
     }
 
     fn define_module(&self, name: String, chunk_name: String, source: Vec<u8>) {
@@ -109,7 +119,8 @@ impl GuestSandbox for LuaSandbox {
     }
 
     fn call(&self, name: String, args: Vec<u8>) -> Result<bool, ScriptError> {
-        let fail = |e: mlua::Error| errors::to_script_error(&e, self.max_text_len);
+        limits::take(&self.lua);
+        let fail = |e: mlua::Error| self.script_error(&e);
         let value: Value = self.lua.globals().raw_get(name).map_err(fail)?;
         let Value::Function(function) = value else {
             return Ok(false);
@@ -126,6 +137,20 @@ impl GuestSandbox for LuaSandbox {
     fn memory_used(&self) -> u64 {
         u64::try_from(self.lua.used_memory()).unwrap_or(u64::MAX)
     }
+}
+
+/// Called by `csrc/wasm_sjlj.c` before every long jump (a Lua error or a
+/// yield that leaves by a throw): the host charges the unwinding in fuel.
+#[unsafe(no_mangle)]
+pub extern "C" fn moonbox_unwinding() {
+    moonbox::sandbox::meter::unwinding();
+}
+
+/// Called by the Lua build (`vendor/lua-src/onelua.c`) before each copy of
+/// 4 KiB or more: one wasm instruction, whose work the host charges in fuel.
+#[unsafe(no_mangle)]
+pub extern "C" fn moonbox_copying(bytes: usize) {
+    moonbox::sandbox::meter::copying(u64::try_from(bytes).unwrap_or(u64::MAX));
 }
 
 export!(Component);

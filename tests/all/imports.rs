@@ -23,6 +23,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "the world API, permission-checked per call",
     ),
     (
+        "moonbox:sandbox/meter@0.1.0",
+        "charges fuel for unwinding (Lua errors)",
+    ),
+    (
         "wasi:cli/environment@0.2.6",
         "no variables, no arguments, no working directory",
     ),

@@ -273,3 +273,63 @@ fn default_limits_match_the_documented_values() {
     let mut sandbox = sandbox();
     sandbox.run("ok.lua", b"print('fine')").unwrap();
 }
+
+#[test]
+fn a_limit_is_reported_only_if_it_was_hit_never_from_message_text() {
+    // Before: the guest classified by message, so these forged errors were
+    // reported as limits (a memory limit, exit code 3 in the CLI).
+    for forged in [
+        "error('not enough memory', 0)",
+        "error('stack overflow', 0)",
+        "error('C stack overflow', 0)",
+        "error('recursion depth limit exceeded (200 call levels)', 0)",
+    ] {
+        let mut sandbox = sandbox();
+        let error = sandbox.run("forge.lua", forged.as_bytes()).unwrap_err();
+        assert!(
+            matches!(error, ScriptError::Runtime { .. }),
+            "{forged}: {error:?}"
+        );
+    }
+    // A limit hit earlier in the call, caught, then re-raised stays a limit.
+    let mut sandbox = sandbox();
+    let error = sandbox
+        .run(
+            "rethrow.lua",
+            b"local ok, e = pcall(string.rep, 'x', 64 * 1024 * 1024) error(e, 0)",
+        )
+        .unwrap_err();
+    assert_eq!(error.limit_kind(), Some(LimitKind::Memory), "{error:?}");
+    // But a limit caught in one call does not make the next call's forgery real.
+    let mut sandbox = sandbox();
+    sandbox
+        .run(
+            "caught.lua",
+            b"print(pcall(string.rep, 'x', 64 * 1024 * 1024))",
+        )
+        .unwrap();
+    let error = sandbox
+        .run("forge.lua", b"error('not enough memory', 0)")
+        .unwrap_err();
+    assert!(matches!(error, ScriptError::Runtime { .. }), "{error:?}");
+}
+
+#[test]
+fn every_lua_error_thrown_pays_for_its_unwinding() {
+    // Throwing unwinds the wasm stack in the runtime, outside the fuel
+    // counter: before, a pcall/error loop ran 15 times slower per unit of
+    // fuel than plain Lua.
+    let mut sandbox = sandbox();
+    sandbox
+        .run("quiet.lua", b"for i = 1, 1000 do pcall(tostring, i) end")
+        .unwrap();
+    let quiet = sandbox.last_fuel_used();
+    sandbox
+        .run("throwing.lua", b"for i = 1, 1000 do pcall(error, i) end")
+        .unwrap();
+    let throwing = sandbox.last_fuel_used();
+    assert!(
+        throwing - quiet >= 1000 * moonbox::HOST_FUEL_PRICES.unwind,
+        "{quiet} vs {throwing}"
+    );
+}

@@ -40,6 +40,10 @@ pub struct HostFuelPrices {
     /// One 64 KiB wasm page the guest's memory grows by (the host maps and
     /// zeroes it).
     pub memory_page: u64,
+    /// One unwinding of the guest's stack (each Lua error thrown, and each
+    /// coroutine yield that must leave by a throw): the runtime walks the
+    /// wasm frames, outside the fuel counter.
+    pub unwind: u64,
 }
 
 /// The fuel prices of the host's work for a guest, added to the fuel of the
@@ -58,6 +62,7 @@ pub const HOST_FUEL_PRICES: HostFuelPrices = HostFuelPrices {
     entity: 120,
     spawn: 2_000,
     memory_page: 40_000,
+    unwind: 10_000,
 };
 
 /// Shorthand for the prices inside the crate.

@@ -7,10 +7,13 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{GuestChannel, moonbox::sandbox::console};
+use super::bindings::{
+    GuestChannel,
+    moonbox::sandbox::{console, meter},
+};
 use super::console::{Channel, Console};
 use super::limiter::MemoryLimiter;
-use super::meter::FuelOwed;
+use super::meter::{FuelOwed, price};
 use crate::world::Transaction;
 
 /// The data of one sandbox's store.
@@ -80,6 +83,20 @@ impl console::Host for StoreState {
         };
         self.owed.call(line.len());
         self.console.push(channel, line);
+        Ok(())
+    }
+}
+
+impl meter::Host for StoreState {
+    fn unwinding(&mut self) -> Result<()> {
+        self.owed.call(0);
+        self.owed.add(price.unwind);
+        Ok(())
+    }
+
+    fn copying(&mut self, bytes: u64) -> Result<()> {
+        self.owed.call(0);
+        self.owed.add(bytes.saturating_mul(price.byte));
         Ok(())
     }
 }

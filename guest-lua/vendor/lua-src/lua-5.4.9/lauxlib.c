@@ -382,6 +382,7 @@ LUALIB_API int luaL_checkoption (lua_State *L, int arg, const char *def,
 */
 LUALIB_API void luaL_checkstack (lua_State *L, int space, const char *msg) {
   if (l_unlikely(!lua_checkstack(L, space))) {
+    moonbox_notelimit(L, MOONBOX_LIMIT_STACK);  /* MOONBOX */
     if (msg)
       luaL_error(L, "stack overflow (%s)", msg);
     else

@@ -109,6 +109,8 @@ void luaD_seterrorobj (lua_State *L, int errcode, StkId oldtop) {
 
 
 l_noret luaD_throw (lua_State *L, int errcode) {
+  if (errcode == LUA_ERRMEM)  /* MOONBOX: a real memory error */
+    moonbox_notelimit(L, MOONBOX_LIMIT_MEMORY);
   if (L->errorJmp) {  /* thread has an error handler? */
     L->errorJmp->status = errcode;  /* set status */
     LUAI_THROW(L, L->errorJmp);  /* jump to it */
@@ -289,8 +291,10 @@ int luaD_growstack (lua_State *L, int n, int raiseerror) {
   /* else stack overflow */
   /* add extra size to be able to handle the error message */
   luaD_reallocstack(L, ERRORSTACKSIZE, raiseerror);
-  if (raiseerror)
+  if (raiseerror) {
+    moonbox_notelimit(L, MOONBOX_LIMIT_STACK);  /* MOONBOX */
     luaG_runerror(L, "stack overflow");
+  }
   return 0;
 }
 
@@ -534,9 +538,11 @@ l_sinline CallInfo *prepCallInfo (lua_State *L, StkId func, int nret,
      entered, so it points at the call site. */
   CallInfo *ci = next_ci(L);  /* new frame */
   ci->depth = L->ci->depth + 1;
-  if (l_unlikely(ci->depth > G(L)->maxdepth) && !(mask & CIST_C))
+  if (l_unlikely(ci->depth > G(L)->maxdepth) && !(mask & CIST_C)) {
+    moonbox_notelimit(L, MOONBOX_LIMIT_DEPTH);
     luaG_runerror(L, "recursion depth limit exceeded (%d call levels)",
                   cast_int(G(L)->maxdepth));
+  }
   L->ci = ci;
   ci->func.p = func;
   ci->nresults = nret;
@@ -884,8 +890,10 @@ LUA_API int lua_resume (lua_State *L, lua_State *from, int nargs,
   else if (L->status != LUA_YIELD)  /* ended with errors? */
     return resume_error(L, "cannot resume dead coroutine", nargs);
   L->nCcalls = (from) ? getCcalls(from) : 0;
-  if (getCcalls(L) >= LUAI_MAXCCALLS)
+  if (getCcalls(L) >= LUAI_MAXCCALLS) {
+    moonbox_notelimit(L, MOONBOX_LIMIT_STACK);  /* MOONBOX */
     return resume_error(L, "C stack overflow", nargs);
+  }
   L->nCcalls++;
   L->yieldbase = L->nCcalls;  /* MOONBOX: see 'luaD_fastyield' */
   luai_userstateresume(L, nargs);

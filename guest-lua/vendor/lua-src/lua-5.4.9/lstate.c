@@ -106,6 +106,26 @@ LUA_API void moonbox_setmaxdepth (lua_State *L, unsigned int depth) {
 }
 
 
+/*
+** MOONBOX: records that a limit error is being raised, so the embedder can
+** tell a real limit from an error that only has its message.
+*/
+LUA_API void moonbox_notelimit (lua_State *L, int limit) {
+  G(L)->limitshit |= cast_byte(limit);
+}
+
+
+/*
+** MOONBOX: the limits raised since the last call (a MOONBOX_LIMIT_* mask),
+** and forgets them.
+*/
+LUA_API int moonbox_takelimits (lua_State *L) {
+  int hit = G(L)->limitshit;
+  G(L)->limitshit = 0;
+  return hit;
+}
+
+
 LUA_API int lua_setcstacklimit (lua_State *L, unsigned int limit) {
   UNUSED(L); UNUSED(limit);
   return LUAI_MAXCCALLS;  /* warning?? */
@@ -178,8 +198,10 @@ void luaE_shrinkCI (lua_State *L) {
 ** handling to work).
 */
 void luaE_checkcstack (lua_State *L) {
-  if (getCcalls(L) == LUAI_MAXCCALLS)
+  if (getCcalls(L) == LUAI_MAXCCALLS) {
+    moonbox_notelimit(L, MOONBOX_LIMIT_STACK);  /* MOONBOX */
     luaG_runerror(L, "C stack overflow");
+  }
   else if (getCcalls(L) >= (LUAI_MAXCCALLS / 10 * 11))
     luaD_errerr(L);  /* error while handling stack error */
 }
@@ -398,6 +420,7 @@ LUA_API lua_State *lua_newstate (lua_Alloc f, void *ud) {
   g->ud_warn = NULL;
   g->mainthread = L;
   g->maxdepth = MOONBOX_NO_DEPTH_LIMIT;  /* MOONBOX */
+  g->limitshit = 0;  /* MOONBOX */
   g->seed = luai_makeseed(L);
   g->gcstp = GCSTPGC;  /* no GC while building state */
   g->strt.size = g->strt.nuse = 0;

@@ -302,6 +302,7 @@ typedef struct global_State {
   lua_WarnFunction warnf;  /* warning function */
   void *ud_warn;         /* auxiliary data to 'warnf' */
   l_uint32 maxdepth;  /* MOONBOX: deepest Lua frame allowed (see ldo.c) */
+  lu_byte limitshit;  /* MOONBOX: MOONBOX_LIMIT_* raised since last taken */
 } global_State;
 
 /* MOONBOX: 'maxdepth' when no limit is set */

@@ -473,6 +473,13 @@ LUA_API int (lua_gethookcount) (lua_State *L);
 /* MOONBOX: call-depth limit, see lstate.c */
 LUA_API void (moonbox_setmaxdepth) (lua_State *L, unsigned int depth);
 
+/* MOONBOX: which limits were raised, see lstate.c */
+#define MOONBOX_LIMIT_MEMORY	1
+#define MOONBOX_LIMIT_DEPTH	2
+#define MOONBOX_LIMIT_STACK	4
+LUA_API void (moonbox_notelimit) (lua_State *L, int limit);
+LUA_API int (moonbox_takelimits) (lua_State *L);
+
 LUA_API int (lua_setcstacklimit) (lua_State *L, unsigned int limit);
 
 struct lua_Debug {

@@ -40,9 +40,11 @@ impl Hit {
 pub fn take(lua: &Lua) -> Hit {
     // SAFETY: `exec_raw` hands us the locked state; the call reads and
     // clears one byte of its global state.
-    let hit = unsafe { lua.exec_raw::<c_int>((), |state| {
-        let mask = moonbox_takelimits(state);
-        ffi::lua_pushinteger(state, ffi::lua_Integer::from(mask));
-    }) };
+    let hit = unsafe {
+        lua.exec_raw::<c_int>((), |state| {
+            let mask = moonbox_takelimits(state);
+            ffi::lua_pushinteger(state, ffi::lua_Integer::from(mask));
+        })
+    };
     Hit(hit.unwrap_or(0))
 }

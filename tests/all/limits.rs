@@ -284,7 +284,7 @@ fn a_limit_is_reported_only_if_it_was_hit_never_from_message_text() {
         "error('C stack overflow', 0)",
         "error('recursion depth limit exceeded (200 call levels)', 0)",
     ] {
-        let mut sandbox = sandbox();
+        let mut sandbox = crate::support::sandbox();
         let error = sandbox.run("forge.lua", forged.as_bytes()).unwrap_err();
         assert!(
             matches!(error, ScriptError::Runtime { .. }),
@@ -292,7 +292,7 @@ fn a_limit_is_reported_only_if_it_was_hit_never_from_message_text() {
         );
     }
     // A limit hit earlier in the call, caught, then re-raised stays a limit.
-    let mut sandbox = sandbox();
+    let mut sandbox = crate::support::sandbox();
     let error = sandbox
         .run(
             "rethrow.lua",
@@ -301,7 +301,7 @@ fn a_limit_is_reported_only_if_it_was_hit_never_from_message_text() {
         .unwrap_err();
     assert_eq!(error.limit_kind(), Some(LimitKind::Memory), "{error:?}");
     // But a limit caught in one call does not make the next call's forgery real.
-    let mut sandbox = sandbox();
+    let mut sandbox = crate::support::sandbox();
     sandbox
         .run(
             "caught.lua",

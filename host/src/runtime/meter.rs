@@ -55,12 +55,12 @@ pub struct HostFuelPrices {
 /// assert!(p.call + 10_000 * p.entity > 1_000_000);
 /// ```
 pub const HOST_FUEL_PRICES: HostFuelPrices = HostFuelPrices {
-    call: 1_500,
-    byte: 2,
+    call: 4_000,
+    byte: 1,
     value: 600,
-    value_byte: 12,
+    value_byte: 2,
     entity: 120,
-    spawn: 2_000,
+    spawn: 15_000,
     memory_page: 40_000,
     unwind: 10_000,
 };

@@ -1241,8 +1241,10 @@ LUA_API int lua_error (lua_State *L) {
   lua_lock(L);
   errobj = s2v(L->top.p - 1);
   api_checknelems(L, 1);
-  /* error object is the memory error message? */
-  if (ttisshrstring(errobj) && eqshrstr(tsvalue(errobj), G(L)->memerrmsg))
+  /* error object is the memory error message? MOONBOX: and a memory error
+     really happened (re-raised after 'pcall'), not a forged message */
+  if (ttisshrstring(errobj) && eqshrstr(tsvalue(errobj), G(L)->memerrmsg) &&
+      (G(L)->limitshit & MOONBOX_LIMIT_MEMORY))
     luaM_error(L);  /* raise a memory error */
   else
     luaG_errormsg(L);  /* raise a regular error */

@@ -481,6 +481,7 @@ static void *resizebox (lua_State *L, int idx, size_t newsize) {
   void *temp = allocf(ud, box->box, box->bsize, newsize);
   if (l_unlikely(temp == NULL && newsize > 0)) {  /* allocation error? */
     lua_pushliteral(L, "not enough memory");
+    moonbox_notelimit(L, MOONBOX_LIMIT_MEMORY);  /* MOONBOX: a real one */
     lua_error(L);  /* raise a memory error */
   }
   box->box = temp;

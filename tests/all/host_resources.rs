@@ -409,3 +409,48 @@ fn nan_is_the_same_on_every_cpu() {
         .unwrap();
     assert_eq!(crate::support::printed(&sandbox), ["nan\tnan\t(0/0)\tnan"]);
 }
+
+#[test]
+fn query_values_are_read_a_page_at_a_time_as_documented() {
+    // docs/world-api.md: a write or despawn during the loop is seen by the
+    // loop only for entities whose page (512 entities) was not fetched yet.
+    let mut f = fixture();
+    let first_page_entity = f.world.spawn((demo::Position { x: 0.0, y: 0.0 },));
+    let mut later = Vec::new();
+    for i in 0..1_200 {
+        later.push(f.world.spawn((demo::Position {
+            x: f64::from(i),
+            y: 0.0,
+        },)));
+    }
+    let (written, despawned) = (later[1_100], later[1_150]);
+    f.load(
+        "looper",
+        "read = ['Position']\nwrite = ['Position']\ndespawn = true\nscope = 'all'",
+        &format!(
+            "function on_event()
+               local n, seen_near, seen_far, saw_despawned = 0, nil, nil, false
+               for e, p in world:query('Position') do
+                 n = n + 1
+                 if n == 1 then
+                   world:set({near}, 'Position', {{ x = -1, y = -1 }})
+                   world:set({far}, 'Position', {{ x = -2, y = -2 }})
+                   world:despawn({gone})
+                 end
+                 if e == {near} then seen_near = p.x end
+                 if e == {far} then seen_far = p.x end
+                 if e == {gone} then saw_despawned = true end
+               end
+               print(n, seen_near, seen_far, saw_despawned)
+             end",
+            near = first_page_entity.to_bits(),
+            far = written.to_bits(),
+            gone = despawned.to_bits(),
+        ),
+    );
+    assert_eq!(f.poke(f.mover)["looper"], Outcome::Ran);
+    // 2 fixture entities + 1 + 1,200, less the one despawned in a later page.
+    // The first-page entity keeps the value its page was read with; the
+    // later-page entity shows the write.
+    assert_eq!(f.printed(), ["[looper] 1202\t0.0\t-2.0\tfalse"]);
+}

@@ -83,7 +83,7 @@ impl FuelOwed {
 
     /// Adds the price of one host call that copies `bytes` bytes.
     pub(crate) fn call(&mut self, bytes: usize) {
-        self.add(price.call.saturating_add(bytes_price(bytes, price.byte)));
+        self.add(price.call.saturating_add(priced(bytes, price.byte)));
     }
 
     /// Adds the price of growing linear memory from `current` to `desired` bytes.
@@ -98,11 +98,11 @@ impl FuelOwed {
     }
 }
 
-/// `bytes` bytes at `per_byte` fuel each.
-pub(crate) fn bytes_price(bytes: usize, per_byte: u64) -> u64 {
-    u64::try_from(bytes)
+/// `count` things (bytes, entities, values) at `each` fuel apiece.
+pub(crate) fn priced(count: usize, each: u64) -> u64 {
+    u64::try_from(count)
         .unwrap_or(u64::MAX)
-        .saturating_mul(per_byte)
+        .saturating_mul(each)
 }
 
 /// Makes the store collect what its guest owes each time the host returns to

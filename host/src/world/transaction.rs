@@ -23,7 +23,7 @@ use super::permissions::{Denied, EntityFacts, EntityScope, Operation, Permission
 use super::registry::{ComponentRegistry, Previous, RegistryError};
 use crate::runtime::bindings::{FrameInfo, QueryPage, WorldError, moonbox::sandbox::ecs};
 use crate::runtime::error::ScriptError;
-use crate::runtime::meter::{FuelOwed, bytes_price, price};
+use crate::runtime::meter::{FuelOwed, price, priced};
 use crate::runtime::store::StoreState;
 use crate::runtime::trap::{ViolationTrap, WorldLimitTrap};
 
@@ -360,7 +360,7 @@ impl Transaction {
         let mut entities = self.registry.entities_with(&self.world, first)?;
         // Every entity with the first component is checked for the others.
         let checks = entities.len().saturating_mul(components.len());
-        self.work.add(bytes_price(checks, price.entity));
+        self.work.add(priced(checks, price.entity));
         if let Some(unknown) = rest.iter().find(|c| !self.registry.contains(c)) {
             return Err(RegistryError::UnknownComponent {
                 name: unknown.clone(),
@@ -428,7 +428,7 @@ impl Transaction {
             }
         }
         let next = (query.position < query.entities.len()).then_some(cursor);
-        self.work.add(bytes_price(visited, price.entity));
+        self.work.add(priced(visited, price.entity));
         self.charge_values(encoded, values.len());
         Ok(QueryPage {
             entities,
@@ -506,8 +506,8 @@ impl Transaction {
     /// Charges for `count` component values of `bytes` bytes in all,
     /// encoded, decoded or looked up.
     fn charge_values(&mut self, count: usize, bytes: usize) {
-        self.work.add(bytes_price(count, price.value));
-        self.work.add(bytes_price(bytes, price.value_byte));
+        self.work.add(priced(count, price.value));
+        self.work.add(priced(bytes, price.value_byte));
     }
 
     /// Refuses a value larger than the registry lets a mod write.

@@ -44,6 +44,15 @@ fn float(finite: bool, value: &dyn fmt::Display) -> Result<(), NotFinite> {
     }
 }
 
+/// Serializer methods for values that cannot hold a float: nothing to check.
+macro_rules! ignore {
+    ($($method:ident($ty:ty)),* $(,)?) => {$(
+        fn $method(self, _: $ty) -> Done {
+            Ok(())
+        }
+    )*};
+}
+
 /// The checking serializer; it holds nothing.
 struct Finite;
 
@@ -66,41 +75,11 @@ impl ser::Serializer for Finite {
     fn serialize_f64(self, v: f64) -> Done {
         float(v.is_finite(), &v)
     }
-    fn serialize_bool(self, _: bool) -> Done {
-        Ok(())
-    }
-    fn serialize_i8(self, _: i8) -> Done {
-        Ok(())
-    }
-    fn serialize_i16(self, _: i16) -> Done {
-        Ok(())
-    }
-    fn serialize_i32(self, _: i32) -> Done {
-        Ok(())
-    }
-    fn serialize_i64(self, _: i64) -> Done {
-        Ok(())
-    }
-    fn serialize_u8(self, _: u8) -> Done {
-        Ok(())
-    }
-    fn serialize_u16(self, _: u16) -> Done {
-        Ok(())
-    }
-    fn serialize_u32(self, _: u32) -> Done {
-        Ok(())
-    }
-    fn serialize_u64(self, _: u64) -> Done {
-        Ok(())
-    }
-    fn serialize_char(self, _: char) -> Done {
-        Ok(())
-    }
-    fn serialize_str(self, _: &str) -> Done {
-        Ok(())
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Done {
-        Ok(())
+    // Everything that is not a float holds no float.
+    ignore! {
+        serialize_bool(bool), serialize_i8(i8), serialize_i16(i16), serialize_i32(i32),
+        serialize_i64(i64), serialize_u8(u8), serialize_u16(u16), serialize_u32(u32),
+        serialize_u64(u64), serialize_char(char), serialize_str(&str), serialize_bytes(&[u8]),
     }
     fn serialize_none(self) -> Done {
         Ok(())

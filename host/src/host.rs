@@ -11,7 +11,7 @@ use crate::mods::{LoadError, LoadedMod, ModSource, Policy, ScriptManager};
 use crate::runtime::console::Console;
 use crate::runtime::engine::{EngineConfig, ScriptEngine};
 use crate::runtime::error::ScriptError;
-use crate::system::{EventError, ScriptSystem, TickReport};
+use crate::system::{EventError, ScriptSystem, TickReport, WorldUsage};
 use crate::world::registry::ComponentRegistry;
 
 /// A ready script host: mods loaded from folders, run against your
@@ -209,6 +209,12 @@ impl Moonbox {
     /// The mod that spawned `entity`, if a loaded mod did.
     pub fn spawned_by(&self, entity: Entity) -> Option<&str> {
         self.system.spawned_by(entity)
+    }
+
+    /// What mod `name` holds in the world against its quota: see
+    /// [`ScriptSystem::world_usage`].
+    pub fn world_usage(&self, name: &str) -> WorldUsage {
+        self.system.world_usage(name)
     }
 
     /// Every mod's console output and the host's notes.

@@ -46,9 +46,9 @@ pub mod demo;
 
 pub use host::{Moonbox, MoonboxBuilder};
 pub use mods::{
-    Budget, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, LoadError, LoadedMod, MAX_FILES,
-    MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES, Manifest, ManifestError, ModSource, ModStats, ModStatus,
-    Policy, RequestedPermissions, ScriptManager, read_bounded,
+    Budget, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, DEFAULT_MAX_WORLD_BYTES, LoadError,
+    LoadedMod, MAX_FILES, MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES, Manifest, ManifestError, ModSource,
+    ModStats, ModStatus, Policy, RequestedPermissions, ScriptManager, read_bounded,
 };
 pub use replay::{
     Difference as WorldDifference, Divergence, FORMAT_VERSION as REPLAY_FORMAT_VERSION,
@@ -68,9 +68,10 @@ pub use runtime::limits::{
 };
 pub use runtime::meter::{HOST_FUEL_PRICES, HostFuelPrices};
 pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
-pub use system::{EventError, MAX_EVENT_DEPTH, Outcome, ScriptSystem, TickReport};
+pub use system::{EventError, MAX_EVENT_DEPTH, Outcome, ScriptSystem, TickReport, WorldUsage};
 pub use world::file::{MAX_WORLD_ENTITIES, WorldFileError, world_from_json, world_to_json};
 pub use world::hash::world_hash;
+pub use world::holdings::HELD_ENTITY_BYTES;
 pub use world::permissions::{
     ComponentAccess, Denied, EntityFacts, EntityScope, Operation, Permissions,
 };

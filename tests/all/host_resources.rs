@@ -3,11 +3,11 @@
 //! through the real sandbox and checks the host stayed healthy.
 
 use moonbox::{
-    LimitKind, MAX_COMPONENT_NAME_LEN, MAX_QUERY_COMPONENTS, MAX_TEXT_LEN, ModStatus, Outcome,
-    ScriptError, demo,
+    HELD_ENTITY_BYTES, LimitKind, MAX_COMPONENT_NAME_LEN, MAX_QUERY_COMPONENTS, MAX_TEXT_LEN,
+    ModStatus, Outcome, ScriptError, demo,
 };
 
-use crate::world::{fixture, source};
+use crate::world::{Fixture, fixture, source};
 
 #[test]
 fn a_query_naming_a_component_twice_is_refused() {
@@ -114,6 +114,120 @@ fn spawning_past_the_entity_quota_ends_the_call_and_the_others_run_on() {
     assert_eq!(f.world.len(), count, "the spawns were rolled back");
     assert_eq!(report["witness"], Outcome::Ran);
     assert!(f.printed().contains(&"[witness] still here".to_owned()));
+}
+
+#[test]
+fn writing_into_entities_it_did_not_spawn_counts_against_the_byte_quota() {
+    let mut f = fixture();
+    // 200 of the engine's entities; each write stays under the 16 KiB
+    // value cap, all of them together pass the mod's 64 KiB quota.
+    let critters: Vec<_> = (0..200)
+        .map(|_| f.world.spawn((demo::Critter { kind: "ant".into() },)))
+        .collect();
+    let mut bloat = source(
+        "bloat",
+        "read = ['Critter']\nwrite = ['Critter']\nscope = 'all'",
+        "function on_event()
+           local big = string.rep('x', 1000)
+           for e in world:query('Critter') do
+             pcall(world.set, world, e, 'Critter', { kind = big })
+           end
+           print('wrote them all')
+         end",
+    );
+    bloat.manifest.budget.world_bytes = Some(64 * 1024);
+    f.manager.load(bloat).unwrap();
+    f.load("witness", "", "function on_event() print('still here') end");
+    let report = f.poke(f.mover);
+    let Outcome::Failed { error, disabled } = &report["bloat"] else {
+        panic!("{report:?}");
+    };
+    assert!(
+        matches!(error, ScriptError::ResourceLimitExceeded { kind: LimitKind::World, message }
+            if message.contains("quota of 65536 bytes")),
+        "{error:?}"
+    );
+    assert!(*disabled);
+    assert_eq!(report["witness"], Outcome::Ran);
+    let printed = f.printed();
+    assert!(
+        !printed.iter().any(|l| l.contains("wrote them all")),
+        "pcall caught it"
+    );
+    assert!(printed.contains(&"[witness] still here".to_owned()));
+    // Rolled back: every value is the engine's again, and the mod holds nothing.
+    for e in critters {
+        assert_eq!(f.world.get::<&demo::Critter>(e).unwrap().kind, "ant");
+    }
+    assert_eq!(f.system.world_usage("bloat").bytes, 0);
+}
+
+#[test]
+fn honest_writes_and_despawned_spawns_do_not_use_up_the_byte_quota() {
+    let mut f = fixture();
+    // Each call: rewrite the engine entity's value (same size), grow and
+    // shrink the critter's text, spawn ten entities and despawn the ten
+    // of the call before.
+    let mut churn = source(
+        "churn",
+        "read = ['Position', 'Critter']\nwrite = ['Position', 'Critter']\nspawn = true\ndespawn = true\nscope = 'all'",
+        "local mine, calls = {}, 0
+         function on_event(name, e)
+           calls = calls + 1
+           local p = world:get(e, 'Position')
+           world:set(e, 'Position', { x = p.x + 1, y = p.y })
+           world:set(e, 'Critter', { kind = string.rep('g', 500 + calls % 2 * 500) })
+           for _, old in ipairs(mine) do world:despawn(old) end
+           mine = {}
+           for i = 1, 10 do mine[i] = world:spawn{ Position = { x = i, y = calls } } end
+         end",
+    );
+    // Enough for about 1.5 KiB of growth and 10 small entities, far less
+    // than 300 calls would add without credits.
+    churn.manifest.budget.world_bytes = Some(4096);
+    f.manager.load(churn).unwrap();
+    let size = |f: &Fixture, e, component| {
+        let registry = f.manager.registry();
+        registry
+            .get_msgpack(&f.world, e, component)
+            .unwrap()
+            .unwrap()
+            .len() as u64
+    };
+    let engines_critter = size(&f, f.tagged, "Critter");
+    for call in 0..300 {
+        let report = f.poke(f.tagged);
+        assert_eq!(report["churn"], Outcome::Ran, "call {call}");
+    }
+    let usage = f.system.world_usage("churn");
+    assert_eq!(usage.entities, 10);
+    // Ten spawned entities with one Position each, and the critter's
+    // growth (its text is 500 bytes after an even call count; the
+    // engine's was "ant").
+    let position = size(&f, f.tagged, "Position");
+    let growth = size(&f, f.tagged, "Critter") - engines_critter;
+    assert!(growth > 490, "{growth}");
+    assert_eq!(
+        usage.bytes,
+        10 * (position + HELD_ENTITY_BYTES) + growth + HELD_ENTITY_BYTES
+    );
+    // Spawns the engine despawns are credited at the next tick.
+    let spawned: Vec<_> = f
+        .world
+        .iter()
+        .map(|e| e.entity())
+        .filter(|&e| f.system.spawned_by(e) == Some("churn"))
+        .collect();
+    assert_eq!(spawned.len(), 10);
+    for e in spawned {
+        f.world.despawn(e).unwrap();
+    }
+    f.tick();
+    let usage = f.system.world_usage("churn");
+    assert_eq!(
+        (usage.entities, usage.bytes),
+        (0, growth + HELD_ENTITY_BYTES)
+    );
 }
 
 #[test]

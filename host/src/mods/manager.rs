@@ -10,6 +10,7 @@ use crate::runtime::engine::ScriptEngine;
 use crate::runtime::error::ScriptError;
 use crate::runtime::limits::Limits;
 use crate::runtime::sandbox::{Sandbox, SandboxConfig};
+use crate::world::WorldQuota;
 use crate::world::permissions::{EntityScope, Permissions};
 use crate::world::registry::ComponentRegistry;
 use crate::world::transaction::ViolationPolicy;
@@ -76,7 +77,7 @@ pub struct LoadedMod {
     earlier: ModStats,
     registry: Arc<ComponentRegistry>,
     on_violation: ViolationPolicy,
-    max_entities: u64,
+    quota: WorldQuota,
     disable_on_error: bool,
     pub(crate) needs_on_load: bool,
 }
@@ -150,7 +151,14 @@ impl LoadedMod {
     }
     /// Entities its spawns may keep alive at once.
     pub fn max_entities(&self) -> u64 {
-        self.max_entities
+        self.quota.entities
+    }
+    /// Bytes of component data its spawns and writes may add to the world.
+    pub fn max_world_bytes(&self) -> u64 {
+        self.quota.bytes
+    }
+    pub(crate) fn world_quota(&self) -> WorldQuota {
+        self.quota
     }
     /// Whether `error` from a handler disables the mod: violations, limits
     /// and traps always do; Lua errors as the policy says.
@@ -406,7 +414,7 @@ impl ScriptManager {
             earlier: ModStats::default(),
             registry: Arc::clone(&self.registry),
             on_violation: self.policy.on_violation,
-            max_entities: self.policy.entity_quota(manifest.budget.entities),
+            quota: self.policy.world_quota(&manifest.budget),
             disable_on_error: self.policy.disable_on_error,
             needs_on_load: true,
             source,

@@ -23,6 +23,7 @@ use crate::world::permissions::{ComponentAccess, EntityScope, Permissions};
 /// fuel_per_call = 20_000_000 # per handler call (was `fuel_per_tick`)
 /// memory = 4_194_304         # bytes of Lua heap
 /// entities = 1_000           # entities its spawns may keep alive
+/// world_bytes = 1_048_576    # bytes of component data it may add to the world
 ///
 /// [config]                   # anything; the mod reads it with world:config()
 /// speed = 2.5
@@ -88,6 +89,9 @@ pub struct Budget {
     pub memory: Option<u64>,
     /// Entities its spawns may keep alive at once.
     pub entities: Option<u64>,
+    /// Bytes of component data its spawns and writes may add to the world
+    /// (MessagePack size, plus [`crate::HELD_ENTITY_BYTES`] per entity).
+    pub world_bytes: Option<u64>,
 }
 
 fn default_entry() -> String {

@@ -1,6 +1,8 @@
 //! The user's policy: the most any mod may be granted.
 
+use crate::mods::manifest::Budget;
 use crate::runtime::limits::{DEFAULT_MEMORY, Limits};
+use crate::world::WorldQuota;
 use crate::world::permissions::{ComponentAccess, EntityScope, Permissions};
 use crate::world::registry::ComponentRegistry;
 use crate::world::transaction::ViolationPolicy;
@@ -11,6 +13,10 @@ pub const DEFAULT_FUEL_PER_CALL: u64 = 100_000_000;
 /// Entities a mod's spawns may keep alive at once when its manifest names
 /// no `[budget] entities`.
 pub const DEFAULT_MAX_ENTITIES: u64 = 10_000;
+
+/// Bytes of component data a mod's spawns and writes may add to the world
+/// when its manifest names no `[budget] world_bytes`: 16 MiB.
+pub const DEFAULT_MAX_WORLD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What the host allows mods, whatever their manifests ask. Mods are
 /// untrusted: each gets the intersection of its request and
@@ -42,9 +48,17 @@ pub struct Policy {
     /// Default: [`DEFAULT_MAX_ENTITIES`].
     pub default_max_entities: u64,
     /// The most entities a mod may ask to keep alive. Default:
-    /// [`DEFAULT_MAX_ENTITIES`]: with the default value size cap, one mod
-    /// can make the world hold at most about 160 MiB of its values.
+    /// [`DEFAULT_MAX_ENTITIES`].
     pub max_entities: u64,
+    /// Bytes of component data (MessagePack size, plus
+    /// [`crate::HELD_ENTITY_BYTES`] per entity held) a mod's spawns and
+    /// writes may add to the world, for mods that ask for no number.
+    /// Default: [`DEFAULT_MAX_WORLD_BYTES`].
+    pub default_world_bytes: u64,
+    /// The most such bytes a mod may ask for. Default:
+    /// [`DEFAULT_MAX_WORLD_BYTES`]: all mods together hold at most their
+    /// count times this.
+    pub max_world_bytes: u64,
     /// What a permission denial does. Default: disable the mod.
     pub on_violation: ViolationPolicy,
     /// Whether a Lua error in a handler disables the mod (default) or only
@@ -62,6 +76,8 @@ impl Default for Policy {
             max_memory: 4 * DEFAULT_MEMORY,
             default_max_entities: DEFAULT_MAX_ENTITIES,
             max_entities: DEFAULT_MAX_ENTITIES,
+            default_world_bytes: DEFAULT_MAX_WORLD_BYTES,
+            max_world_bytes: DEFAULT_MAX_WORLD_BYTES,
             on_violation: ViolationPolicy::Disable,
             disable_on_error: true,
         }
@@ -87,11 +103,18 @@ impl Policy {
         }
     }
 
-    /// The entity quota of a mod that asks for `entities`.
-    pub(crate) fn entity_quota(&self, entities: Option<u64>) -> u64 {
-        entities
-            .unwrap_or(self.default_max_entities)
-            .min(self.max_entities)
+    /// The world quota of a mod whose manifest asks for `budget`.
+    pub(crate) fn world_quota(&self, budget: &Budget) -> WorldQuota {
+        WorldQuota {
+            entities: budget
+                .entities
+                .unwrap_or(self.default_max_entities)
+                .min(self.max_entities),
+            bytes: budget
+                .world_bytes
+                .unwrap_or(self.default_world_bytes)
+                .min(self.max_world_bytes),
+        }
     }
 
     /// The limits of a mod that asks for `fuel` and `memory`.

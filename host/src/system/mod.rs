@@ -8,4 +8,4 @@ mod script_system;
 
 pub use event::{EventError, MAX_EVENT_DEPTH};
 pub use report::{Outcome, TickReport};
-pub use script_system::ScriptSystem;
+pub use script_system::{ScriptSystem, WorldUsage};

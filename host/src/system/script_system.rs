@@ -1,6 +1,6 @@
 //! [`ScriptSystem`]: runs the mods against a `hecs::World`, tick by tick.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hecs::{Entity, World};
@@ -11,7 +11,7 @@ use super::report::{Outcome, TickReport};
 use crate::mods::{LoadedMod, ScriptManager};
 use crate::runtime::console::{Channel, Console, bounded};
 use crate::runtime::error::ScriptError;
-use crate::world::{Transaction, TransactionInputs};
+use crate::world::{Holdings, Transaction, TransactionInputs};
 
 /// The ECS side of Moonbox: calls each active mod's handlers against the
 /// world, each call a transaction, and owns the links between entities and
@@ -62,8 +62,9 @@ use crate::world::{Transaction, TransactionInputs};
 /// ```
 #[derive(Debug)]
 pub struct ScriptSystem {
-    /// Entities each mod spawned, by mod name. The only record of them.
-    links: BTreeMap<Arc<str>, HashSet<Entity>>,
+    /// What each mod holds in the world (the entities it spawned, the
+    /// bytes its writes added), by mod name. The only record of them.
+    links: BTreeMap<Arc<str>, Holdings>,
     tick: u64,
     console: Console,
     /// The latest tick's or event's outcomes, reused.
@@ -107,8 +108,20 @@ impl ScriptSystem {
     pub fn spawned_by(&self, entity: Entity) -> Option<&str> {
         self.links
             .iter()
-            .find(|(_, owned)| owned.contains(&entity))
+            .find(|(_, holdings)| holdings.spawned(entity))
             .map(|(name, _)| &**name)
+    }
+
+    /// What mod `name` holds in the world now, against its quota
+    /// ([`crate::LoadedMod::max_entities`], [`crate::LoadedMod::max_world_bytes`]);
+    /// zero for a mod that has not run.
+    pub fn world_usage(&self, name: &str) -> WorldUsage {
+        self.links
+            .get(name)
+            .map_or_else(WorldUsage::default, |holdings| WorldUsage {
+                entities: holdings.spawned_count(),
+                bytes: holdings.bytes(),
+            })
     }
 
     /// Forgets which entities mod `name` spawned (it was unloaded). Ticks do
@@ -180,12 +193,12 @@ impl ScriptSystem {
         let inputs = TransactionInputs {
             registry: loaded.registry_arc(),
             permissions: loaded.granted_arc(),
-            owned: std::mem::take(links),
+            holdings: std::mem::take(links),
             tick: self.tick,
             dt,
             config: loaded.config_arc(),
             on_violation: loaded.on_violation(),
-            max_entities: loaded.max_entities(),
+            quota: loaded.world_quota(),
         };
         let sandbox = loaded.sandbox_mut();
         sandbox.attach(Box::new(Transaction::new(std::mem::take(world), inputs)));
@@ -199,7 +212,7 @@ impl ScriptSystem {
                 let result = result.map_err(|error| transaction.classify(error));
                 let finished = transaction.finish(result.is_ok());
                 *world = finished.world;
-                *links = finished.owned;
+                *links = finished.holdings;
                 result
             }
             // The transaction lives in the store's data, which survives even
@@ -239,11 +252,22 @@ impl ScriptSystem {
     /// Drops links to entities that no longer exist (despawned by the
     /// engine) and to mods that are no longer loaded.
     fn forget_dead(&mut self, manager: &ScriptManager, world: &World) {
-        self.links.retain(|name, owned| {
-            owned.retain(|entity| world.contains(*entity));
+        self.links.retain(|name, holdings| {
+            holdings.forget_dead(world);
             manager.get(name).is_some()
         });
     }
+}
+
+/// What one mod holds in the world: see [`ScriptSystem::world_usage`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorldUsage {
+    /// Entities alive that it spawned.
+    pub entities: u64,
+    /// Bytes of component data its spawns and writes added, with
+    /// [`crate::HELD_ENTITY_BYTES`] per entity held.
+    pub bytes: u64,
 }
 
 /// The arguments of a handler call.

@@ -6,8 +6,10 @@
 pub(crate) mod file;
 mod finite;
 pub(crate) mod hash;
+pub(crate) mod holdings;
 pub(crate) mod permissions;
 pub(crate) mod registry;
 pub(crate) mod transaction;
 
-pub(crate) use transaction::{Transaction, TransactionInputs};
+pub(crate) use holdings::Holdings;
+pub(crate) use transaction::{Transaction, TransactionInputs, WorldQuota};

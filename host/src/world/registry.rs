@@ -68,6 +68,11 @@ pub(crate) trait Decoded: Send + Sync {
     fn put(self: Box<Self>, world: &mut World, entity: Entity) -> Previous;
     /// Adds it to an entity being built.
     fn add_to(self: Box<Self>, builder: &mut EntityBuilder);
+    /// The size of its MessagePack encoding as the host writes it: the
+    /// measure of a mod's world quota. 0 if the engine's conversion code
+    /// fails or panics (the new value of a write is then measured by the
+    /// bytes the mod sent; see [`ComponentRegistry::decode`]).
+    fn encoded_len(&self) -> u64;
 }
 
 /// What an entity had before a [`Decoded::put`]: enough to undo it.
@@ -78,9 +83,33 @@ pub(crate) enum Previous {
     Absent(fn(&mut World, Entity)),
 }
 
+impl Previous {
+    /// The encoded size of the value replaced; 0 if there was none.
+    pub(crate) fn encoded_len(&self) -> u64 {
+        match self {
+            Self::Value(value) => value.encoded_len(),
+            Self::Absent(_) => 0,
+        }
+    }
+}
+
 struct Value<T>(T);
 
-impl<T: hecs::Component> Decoded for Value<T> {
+/// Counts the bytes written to it.
+struct Counter(u64);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len() as u64);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<T: hecs::Component + Serialize> Decoded for Value<T> {
     fn put(self: Box<Self>, world: &mut World, entity: Entity) -> Previous {
         let new = self.0;
         if let Ok(mut slot) = world.get::<&mut T>(entity) {
@@ -98,6 +127,17 @@ impl<T: hecs::Component> Decoded for Value<T> {
 
     fn add_to(self: Box<Self>, builder: &mut EntityBuilder) {
         builder.add(self.0);
+    }
+
+    fn encoded_len(&self) -> u64 {
+        let mut counter = Counter(0);
+        let counted = catch_unwind(AssertUnwindSafe(|| {
+            rmp_serde::encode::write_named(&mut counter, &self.0)
+        }));
+        match counted {
+            Ok(Ok(())) => counter.0,
+            _ => 0,
+        }
     }
 }
 

@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 use hecs::{Entity, World};
 
+use super::holdings::Holdings;
 use super::permissions::{Denied, EntityFacts, EntityScope, Operation, Permissions};
-use super::registry::{ComponentRegistry, Previous, RegistryError};
+use super::registry::{ComponentRegistry, Decoded, Previous, RegistryError};
 use crate::runtime::bindings::{FrameInfo, QueryPage, WorldError, moonbox::sandbox::ecs};
 use crate::runtime::error::ScriptError;
 use crate::runtime::meter::{FuelOwed, price, priced};
@@ -96,12 +97,13 @@ pub(crate) struct Transaction {
     world: World,
     registry: Arc<ComponentRegistry>,
     permissions: Arc<Permissions>,
-    /// Entities the script spawned (its own, for the `spawned` scope).
-    owned: HashSet<Entity>,
+    /// What the mod makes the world hold: the entities it spawned (its
+    /// own, for the `spawned` scope) and the bytes its writes added.
+    holdings: Holdings,
     frame: FrameInfo,
     config: Arc<[u8]>,
     on_violation: ViolationPolicy,
-    max_entities: u64,
+    quota: WorldQuota,
     undo: Vec<Undo>,
     despawned: HashSet<Entity>,
     despawn_order: Vec<Entity>,
@@ -128,20 +130,29 @@ struct Query {
 /// What a transaction gives back when the call ends.
 pub(crate) struct Finished {
     pub(crate) world: World,
-    pub(crate) owned: HashSet<Entity>,
+    pub(crate) holdings: Holdings,
+}
+
+/// How much a mod may make the world hold through its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WorldQuota {
+    /// Entities alive that its spawns keep.
+    pub(crate) entities: u64,
+    /// Bytes of component values its spawns and writes add (see
+    /// `holdings.rs` for what counts).
+    pub(crate) bytes: u64,
 }
 
 /// The inputs of a transaction besides the world.
 pub(crate) struct TransactionInputs {
     pub(crate) registry: Arc<ComponentRegistry>,
     pub(crate) permissions: Arc<Permissions>,
-    pub(crate) owned: HashSet<Entity>,
+    pub(crate) holdings: Holdings,
     pub(crate) tick: u64,
     pub(crate) dt: f64,
     pub(crate) config: Arc<[u8]>,
     pub(crate) on_violation: ViolationPolicy,
-    /// Most entities the mod's spawns may keep alive at once.
-    pub(crate) max_entities: u64,
+    pub(crate) quota: WorldQuota,
 }
 
 /// Scope facts about one entity, gathered before the permission check.
@@ -169,14 +180,14 @@ impl Transaction {
             world,
             registry: inputs.registry,
             permissions: inputs.permissions,
-            owned: inputs.owned,
+            holdings: inputs.holdings,
             frame: FrameInfo {
                 tick: inputs.tick,
                 dt: inputs.dt,
             },
             config: inputs.config,
             on_violation: inputs.on_violation,
-            max_entities: inputs.max_entities,
+            quota: inputs.quota,
             undo: Vec::new(),
             despawned: HashSet::new(),
             despawn_order: Vec::new(),
@@ -247,9 +258,11 @@ impl Transaction {
             for entity in self.despawn_order.drain(..) {
                 // Ignoring the result: the entity may have been despawned by an undo.
                 let _ = self.world.despawn(entity);
-                self.owned.remove(&entity);
+                self.holdings.forget(entity);
             }
+            self.holdings.commit();
         } else {
+            self.holdings.roll_back();
             while let Some(undo) = self.undo.pop() {
                 match undo {
                     Undo::Restore { entity, previous } => match previous {
@@ -262,14 +275,13 @@ impl Transaction {
                     },
                     Undo::Spawned(entity) => {
                         let _ = self.world.despawn(entity);
-                        self.owned.remove(&entity);
                     }
                 }
             }
         }
         Finished {
             world: self.world,
-            owned: self.owned,
+            holdings: self.holdings,
         }
     }
 
@@ -298,9 +310,12 @@ impl Transaction {
         self.check_value_size(component, value)?;
         self.charge_values(1, value.len());
         let decoded = self.registry.decode(component, value)?;
+        let new = stored_len(decoded.as_ref(), value);
         let previous = decoded.put(&mut self.world, entity);
+        let old = previous.encoded_len();
         self.undo.push(Undo::Restore { entity, previous });
-        Ok(())
+        self.holdings.resize(entity, old, new);
+        self.check_bytes_quota()
     }
 
     pub(crate) fn remove(&mut self, bits: u64, component: &str) -> Result<bool, Refusal> {
@@ -310,6 +325,7 @@ impl Transaction {
         let Some(old) = self.registry.take(&mut self.world, entity, component)? else {
             return Ok(false);
         };
+        self.holdings.resize(entity, old.encoded_len(), 0);
         self.undo.push(Undo::Restore {
             entity,
             previous: Previous::Value(old),
@@ -445,11 +461,10 @@ impl Transaction {
         for (component, _) in &components {
             self.permissions.check(Operation::Write(component))?;
         }
-        let alive = u64::try_from(self.owned.len()).unwrap_or(u64::MAX);
-        if alive >= self.max_entities {
+        if self.holdings.spawned_count() >= self.quota.entities {
             return Err(Refusal::Limit(format!(
                 "the mod's spawned entities reached its quota of {}",
-                self.max_entities
+                self.quota.entities
             )));
         }
         for (component, bytes) in &components {
@@ -462,17 +477,21 @@ impl Transaction {
         // spawns nothing.
         let mut builder = hecs::EntityBuilder::new();
         let mut names = HashSet::new();
+        let mut held: u64 = 0;
         for (component, bytes) in &components {
             if !names.insert(component.as_str()) {
                 return Err(
                     WorldError::Invalid(format!("component '{component}' given twice")).into(),
                 );
             }
-            self.registry.decode(component, bytes)?.add_to(&mut builder);
+            let decoded = self.registry.decode(component, bytes)?;
+            held = held.saturating_add(stored_len(decoded.as_ref(), bytes));
+            decoded.add_to(&mut builder);
         }
         let entity = self.world.spawn(builder.build());
         self.undo.push(Undo::Spawned(entity));
-        self.owned.insert(entity);
+        self.holdings.spawn(entity, held);
+        self.check_bytes_quota()?;
         Ok(entity.to_bits().get())
     }
 
@@ -510,6 +529,18 @@ impl Transaction {
         self.work.add(priced(bytes, price.value_byte));
     }
 
+    /// Ends the call if the mod's holdings passed its byte quota (the
+    /// write that passed it is already logged for the rollback).
+    fn check_bytes_quota(&self) -> Result<(), Refusal> {
+        if self.holdings.bytes() > self.quota.bytes {
+            return Err(Refusal::Limit(format!(
+                "the component data the mod added to the world passed its quota of {} bytes",
+                self.quota.bytes
+            )));
+        }
+        Ok(())
+    }
+
     /// Refuses a value larger than the registry lets a mod write.
     fn check_value_size(&self, component: &str, value: &[u8]) -> Result<(), Refusal> {
         let cap = self.registry.max_value_bytes(component);
@@ -526,7 +557,7 @@ impl Transaction {
         // Under scope `all` no fact is consulted: skip the lookups.
         let scoped = self.permissions.scope != EntityScope::All;
         Facts {
-            spawned_by_script: scoped && self.owned.contains(&entity),
+            spawned_by_script: scoped && self.holdings.spawned(entity),
             tag: self
                 .permissions
                 .scope_tag()
@@ -536,6 +567,16 @@ impl Transaction {
 
     fn alive(&self, entity: Entity) -> bool {
         self.world.contains(entity) && !self.despawned.contains(&entity)
+    }
+}
+
+/// The bytes a decoded value holds in the world, as its quota counts them:
+/// the host's own encoding, or the `sent` bytes if the engine's conversion
+/// code cannot encode it.
+fn stored_len(decoded: &dyn Decoded, sent: &[u8]) -> u64 {
+    match decoded.encoded_len() {
+        0 => sent.len() as u64,
+        len => len,
     }
 }
 

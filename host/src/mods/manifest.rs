@@ -90,7 +90,7 @@ pub struct Budget {
     /// Entities its spawns may keep alive at once.
     pub entities: Option<u64>,
     /// Bytes of component data its spawns and writes may add to the world
-    /// (MessagePack size, plus [`crate::HELD_ENTITY_BYTES`] per entity).
+    /// (see [`crate::Policy::default_world_bytes`] for what counts).
     pub world_bytes: Option<u64>,
 }
 

@@ -50,9 +50,10 @@ pub struct Policy {
     /// The most entities a mod may ask to keep alive. Default:
     /// [`DEFAULT_MAX_ENTITIES`].
     pub max_entities: u64,
-    /// Bytes of component data (MessagePack size, plus
-    /// [`crate::HELD_ENTITY_BYTES`] per entity held) a mod's spawns and
-    /// writes may add to the world, for mods that ask for no number.
+    /// Bytes of component data a mod's spawns and writes may add to the
+    /// world, for mods that ask for no number. A value counts its type's
+    /// size if that owns no heap memory, else its MessagePack size; each
+    /// entity the mod holds adds [`crate::HELD_ENTITY_BYTES`].
     /// Default: [`DEFAULT_MAX_WORLD_BYTES`].
     pub default_world_bytes: u64,
     /// The most such bytes a mod may ask for. Default:

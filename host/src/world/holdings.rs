@@ -1,10 +1,11 @@
 //! [`Holdings`]: what one mod makes the world hold, for its world quota.
 //!
 //! A mod holds the entities it spawned, with the bytes of their values,
-//! and the bytes its writes added to entities it did not spawn. Bytes are
-//! the size of a value's MessagePack encoding, measured by the host on the
-//! value as stored, so a write of the same value costs nothing however the
-//! guest encoded it. What a mod's writes free on its entry is credited back
+//! and the bytes its writes added to entities it did not spawn. A value
+//! counts the size of its type if that owns no heap memory (whatever the
+//! value, so rewriting it is free), else the size of its MessagePack
+//! encoding as the host writes it (so the same value always counts the
+//! same, however the guest encoded it). What a mod's writes free on its entry is credited back
 //! to that entry only; an entry is dropped when its entity dies (a despawn
 //! the mod commits, or the engine's, seen at the next tick). Writes of the
 //! engine or of other mods do not change a mod's account: a mod may be

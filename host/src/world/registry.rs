@@ -66,13 +66,24 @@ pub enum RegistryError {
 pub(crate) trait Decoded: Send + Sync {
     /// Puts it on the live `entity`; says what it replaced.
     fn put(self: Box<Self>, world: &mut World, entity: Entity) -> Previous;
+    /// Puts it on the live `entity` for a mod, measuring the write for the
+    /// mod's world quota; `sent` is the size of the value the mod sent.
+    fn write(self: Box<Self>, world: &mut World, entity: Entity, sent: usize) -> Written;
     /// Adds it to an entity being built.
     fn add_to(self: Box<Self>, builder: &mut EntityBuilder);
-    /// The size of its MessagePack encoding as the host writes it: the
-    /// measure of a mod's world quota. 0 if the engine's conversion code
-    /// fails or panics (the new value of a write is then measured by the
-    /// bytes the mod sent; see [`ComponentRegistry::decode`]).
-    fn encoded_len(&self) -> u64;
+    /// The bytes it counts for in a mod's world quota: the size of its type
+    /// if that owns no heap memory, else the size of its MessagePack
+    /// encoding as the host writes it (so the same value always counts the
+    /// same), or `sent` if the engine's conversion code fails.
+    fn stored_len(&self, sent: usize) -> u64;
+}
+
+/// A [`Decoded::write`]: the undo, and the quota bytes of the value
+/// replaced (0: none) and of the new one.
+pub(crate) struct Written {
+    pub(crate) previous: Previous,
+    pub(crate) old: u64,
+    pub(crate) new: u64,
 }
 
 /// What an entity had before a [`Decoded::put`]: enough to undo it.
@@ -84,10 +95,10 @@ pub(crate) enum Previous {
 }
 
 impl Previous {
-    /// The encoded size of the value replaced; 0 if there was none.
-    pub(crate) fn encoded_len(&self) -> u64 {
+    /// The quota bytes of the value replaced; 0 if there was none.
+    pub(crate) fn stored_len(&self) -> u64 {
         match self {
-            Self::Value(value) => value.encoded_len(),
+            Self::Value(value) => value.stored_len(0),
             Self::Absent(_) => 0,
         }
     }
@@ -125,18 +136,31 @@ impl<T: hecs::Component + Serialize> Decoded for Value<T> {
         })
     }
 
+    fn write(self: Box<Self>, world: &mut World, entity: Entity, sent: usize) -> Written {
+        let new = self.stored_len(sent);
+        let previous = self.put(world, entity);
+        let old = previous.stored_len();
+        Written { previous, old, new }
+    }
+
     fn add_to(self: Box<Self>, builder: &mut EntityBuilder) {
         builder.add(self.0);
     }
 
-    fn encoded_len(&self) -> u64 {
+    fn stored_len(&self, sent: usize) -> u64 {
+        // A type that owns no heap memory holds its size whatever its value
+        // (the common case, measured for free); others hold about what
+        // their encoding says.
+        if !std::mem::needs_drop::<T>() {
+            return size_of::<T>() as u64;
+        }
         let mut counter = Counter(0);
         let counted = catch_unwind(AssertUnwindSafe(|| {
             rmp_serde::encode::write_named(&mut counter, &self.0)
         }));
         match counted {
             Ok(Ok(())) => counter.0,
-            _ => 0,
+            _ => sent as u64,
         }
     }
 }

@@ -21,7 +21,7 @@ use hecs::{Entity, World};
 
 use super::holdings::Holdings;
 use super::permissions::{Denied, EntityFacts, EntityScope, Operation, Permissions};
-use super::registry::{ComponentRegistry, Decoded, Previous, RegistryError};
+use super::registry::{ComponentRegistry, Previous, RegistryError};
 use crate::runtime::bindings::{FrameInfo, QueryPage, WorldError, moonbox::sandbox::ecs};
 use crate::runtime::error::ScriptError;
 use crate::runtime::meter::{FuelOwed, price, priced};
@@ -310,11 +310,12 @@ impl Transaction {
         self.check_value_size(component, value)?;
         self.charge_values(1, value.len());
         let decoded = self.registry.decode(component, value)?;
-        let new = stored_len(decoded.as_ref(), value);
-        let previous = decoded.put(&mut self.world, entity);
-        let old = previous.encoded_len();
-        self.undo.push(Undo::Restore { entity, previous });
-        self.holdings.resize(entity, old, new);
+        let written = decoded.write(&mut self.world, entity, value.len());
+        self.undo.push(Undo::Restore {
+            entity,
+            previous: written.previous,
+        });
+        self.holdings.resize(entity, written.old, written.new);
         self.check_bytes_quota()
     }
 
@@ -325,7 +326,7 @@ impl Transaction {
         let Some(old) = self.registry.take(&mut self.world, entity, component)? else {
             return Ok(false);
         };
-        self.holdings.resize(entity, old.encoded_len(), 0);
+        self.holdings.resize(entity, old.stored_len(0), 0);
         self.undo.push(Undo::Restore {
             entity,
             previous: Previous::Value(old),
@@ -485,7 +486,7 @@ impl Transaction {
                 );
             }
             let decoded = self.registry.decode(component, bytes)?;
-            held = held.saturating_add(stored_len(decoded.as_ref(), bytes));
+            held = held.saturating_add(decoded.stored_len(bytes.len()));
             decoded.add_to(&mut builder);
         }
         let entity = self.world.spawn(builder.build());
@@ -567,16 +568,6 @@ impl Transaction {
 
     fn alive(&self, entity: Entity) -> bool {
         self.world.contains(entity) && !self.despawned.contains(&entity)
-    }
-}
-
-/// The bytes a decoded value holds in the world, as its quota counts them:
-/// the host's own encoding, or the `sent` bytes if the engine's conversion
-/// code cannot encode it.
-fn stored_len(decoded: &dyn Decoded, sent: &[u8]) -> u64 {
-    match decoded.encoded_len() {
-        0 => sent.len() as u64,
-        len => len,
     }
 }
 

@@ -213,6 +213,29 @@ impl Moonbox {
 
     /// What mod `name` holds in the world against its quota: see
     /// [`ScriptSystem::world_usage`].
+    ///
+    /// ```
+    /// use moonbox::{ComponentRegistry, ModSource, Moonbox, Policy, HELD_ENTITY_BYTES};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct Health { hp: i64 }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut registry = ComponentRegistry::new();
+    /// registry.register::<Health>("Health")?;
+    /// let policy = Policy::allow_all(&registry);
+    /// let mut host = Moonbox::builder(registry).policy(policy).build()?;
+    /// host.load(ModSource::from_parts("inline", "name = 'maker'\nversion = '1'\n[permissions]\nwrite = ['Health']\nspawn = true", [(
+    ///     "main.lua".to_string(),
+    ///     b"function on_tick() world:spawn{ Health = { hp = 3 } } end".to_vec(),
+    /// )])?)?;
+    /// let mut world = hecs::World::new();
+    /// host.tick(&mut world, 1.0 / 60.0);
+    /// let usage = host.world_usage("maker");
+    /// assert_eq!(usage.entities, 1);
+    /// // `Health` owns no heap memory: it counts its size.
+    /// assert_eq!(usage.bytes, size_of::<Health>() as u64 + HELD_ENTITY_BYTES);
+    /// assert!(usage.bytes <= host.get("maker").map_or(0, |m| m.max_world_bytes()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn world_usage(&self, name: &str) -> WorldUsage {
         self.system.world_usage(name)
     }

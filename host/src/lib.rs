@@ -55,6 +55,7 @@ pub use replay::{
     Inputs as ReplayInputs, MAX_EVENTS_PER_TICK, MAX_REPLAY_FILE_BYTES, RecordedEvent, RecordedMod,
     ReplayError, ReplayFile, ReplayReport, Simulation, TickRecord, first_difference, replay,
 };
+pub use runtime::cache::CacheOutcome;
 pub use runtime::console::{
     Channel, Console, ConsoleLine, DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES, terminal_safe,
 };

@@ -1,6 +1,7 @@
 //! [`ScriptEngine`]: one wasmtime engine with the Lua guest compiled and
 //! pre-linked, from which sandboxes are made.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use super::bindings::{Sandbox as SandboxWorld, SandboxPre};
+use super::cache::{self, CacheOutcome};
 use super::epoch::EpochTicker;
 use super::sandbox::{Sandbox, SandboxConfig};
 use super::store::StoreState;
@@ -41,6 +43,13 @@ pub struct EngineConfig {
     /// time must bound it too; a call stopped by the clock is not
     /// reproducible, so replays should not rely on it.
     pub wall_clock_backstop: bool,
+    /// A folder for the compiled guest: the engine loads it from there
+    /// instead of compiling it (milliseconds instead of hundreds), and
+    /// stores it there after compiling. The folder is created private to
+    /// this user; one that others may write is not used. Default: `None`
+    /// (compile at every start). See [`ScriptEngine::cache_outcome`] and
+    /// SECURITY.md for what protects an entry.
+    pub cache: Option<PathBuf>,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +58,7 @@ impl Default for EngineConfig {
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             pooling: None,
             wall_clock_backstop: false,
+            cache: None,
         }
     }
 }
@@ -108,6 +118,7 @@ pub struct ScriptEngine {
 struct EngineInner {
     engine: Engine,
     pre: SandboxPre<StoreState>,
+    cache: CacheOutcome,
     _ticker: Option<EpochTicker>,
 }
 
@@ -132,8 +143,11 @@ impl ScriptEngine {
     pub fn with_config(config: &EngineConfig) -> Result<Self, ScriptError> {
         let engine = Engine::new(&wasmtime_config(config))
             .map_err(|e| ScriptError::host("configuring wasmtime", &e))?;
-        let component = Component::new(&engine, GUEST_COMPONENT)
-            .map_err(|e| ScriptError::host("compiling the guest component", &e))?;
+        let (component, cache) = match &config.cache {
+            Some(folder) => cache::load_or_compile(&engine, folder),
+            None => Component::new(&engine, GUEST_COMPONENT).map(|c| (c, CacheOutcome::Off)),
+        }
+        .map_err(|e| ScriptError::host("compiling the guest component", &e))?;
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| ScriptError::host("linking WASI", &e))?;
@@ -157,6 +171,7 @@ impl ScriptEngine {
             inner: Arc::new(EngineInner {
                 engine,
                 pre,
+                cache,
                 _ticker: ticker,
             }),
         })
@@ -170,6 +185,12 @@ impl ScriptEngine {
     /// [`ScriptError::Host`] if the guest cannot be instantiated.
     pub fn sandbox(&self, config: &SandboxConfig) -> Result<Sandbox, ScriptError> {
         Sandbox::new(&self.inner.engine, &self.inner.pre, config)
+    }
+
+    /// What the engine's start did with [`EngineConfig::cache`]: loaded the
+    /// compiled guest, compiled it (and why), or found the folder unsafe.
+    pub fn cache_outcome(&self) -> &CacheOutcome {
+        &self.inner.cache
     }
 
     /// The underlying wasmtime engine.

@@ -4,6 +4,7 @@
 //! sandbox as a [`crate::world::Transaction`] for the length of a call.
 
 pub(crate) mod bindings;
+pub(crate) mod cache;
 pub(crate) mod console;
 pub(crate) mod engine;
 mod epoch;

@@ -13,6 +13,11 @@ use crate::size::parse_size;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Compile the guest instead of loading it from the compiled-guest
+    /// cache (the platform's cache folder, or MOONBOX_CACHE), and store nothing.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Subcommand)]

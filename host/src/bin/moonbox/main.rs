@@ -1,6 +1,7 @@
 //! `moonbox`: run Lua scripts in the Moonbox sandbox from the command line.
 
 mod args;
+mod engine;
 mod replay;
 mod report;
 mod run;
@@ -52,9 +53,9 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Run(args) => run::run(&args),
-        Command::Sim(args) => sim::sim(&args),
-        Command::Replay(args) => replay::replay(&args),
+        Command::Run(args) => run::run(&args, cli.no_cache),
+        Command::Sim(args) => sim::sim(&args, cli.no_cache),
+        Command::Replay(args) => replay::replay(&args, cli.no_cache),
     };
     ExitCode::from(code)
 }

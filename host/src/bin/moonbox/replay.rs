@@ -4,14 +4,14 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use moonbox::demo;
 use moonbox::{ReplayFile, ReplayReport, replay as run_replay};
-use moonbox::{ScriptEngine, demo};
 
 use crate::args::ReplayArgs;
 use crate::exit;
 
-pub fn replay(args: &ReplayArgs) -> u8 {
-    match check(args) {
+pub fn replay(args: &ReplayArgs, no_cache: bool) -> u8 {
+    match check(args, no_cache) {
         Ok(report) => {
             print(&report, args.json);
             if report.identical {
@@ -30,14 +30,14 @@ pub fn replay(args: &ReplayArgs) -> u8 {
     }
 }
 
-fn check(args: &ReplayArgs) -> Result<ReplayReport> {
+fn check(args: &ReplayArgs, no_cache: bool) -> Result<ReplayReport> {
     let text = crate::read_text(&args.file, moonbox::MAX_REPLAY_FILE_BYTES, "replay file")?;
     let file = ReplayFile::from_text(&text).with_context(|| args.file.display().to_string())?;
     if file.inputs_edited() {
         eprintln!("moonbox replay: note: the inputs were edited after recording");
     }
     let registry = Arc::new(demo::registry()?);
-    let engine = ScriptEngine::new()?;
+    let engine = crate::engine::engine(no_cache)?;
     Ok(run_replay(&engine, &registry, &file)?)
 }
 

@@ -1,6 +1,6 @@
 //! `moonbox run`.
 
-use moonbox::{Channel, Limits, SandboxConfig, ScriptEngine, ScriptError};
+use moonbox::{Channel, Limits, SandboxConfig, ScriptError};
 
 use crate::args::RunArgs;
 use crate::exit;
@@ -10,7 +10,7 @@ use crate::report::{self, Outcome};
 const CONSOLE_MAX_LINES: usize = 1_000_000;
 const CONSOLE_MAX_BYTES: usize = 256 * 1024 * 1024;
 
-pub fn run(args: &RunArgs) -> u8 {
+pub fn run(args: &RunArgs, no_cache: bool) -> u8 {
     let source = match std::fs::read(&args.script) {
         Ok(source) => source,
         Err(error) => {
@@ -34,7 +34,7 @@ pub fn run(args: &RunArgs) -> u8 {
         console_max_bytes: CONSOLE_MAX_BYTES,
     };
 
-    let engine = match ScriptEngine::new() {
+    let engine = match crate::engine::engine(no_cache) {
         Ok(engine) => engine,
         Err(error) => return report::fatal(&error, args.json),
     };

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use moonbox::ModSource;
 use moonbox::{ReplayFile, ReplayInputs as Inputs, Simulation};
-use moonbox::{ScriptEngine, demo, terminal_safe as safe};
+use moonbox::{demo, terminal_safe as safe};
 use serde::Serialize;
 
 use crate::args::SimArgs;
@@ -42,8 +42,8 @@ struct ModReport {
     memory_peak: u64,
 }
 
-pub fn sim(args: &SimArgs) -> u8 {
-    match simulate(args) {
+pub fn sim(args: &SimArgs, no_cache: bool) -> u8 {
+    match simulate(args, no_cache) {
         Ok(report) => {
             print(&report, args.json);
             exit::OK
@@ -55,7 +55,7 @@ pub fn sim(args: &SimArgs) -> u8 {
     }
 }
 
-fn simulate(args: &SimArgs) -> Result<Report> {
+fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
     if !args.dt.is_finite() || args.dt < 0.0 {
         anyhow::bail!("--dt must be a finite number of seconds >= 0");
     }
@@ -99,7 +99,7 @@ fn simulate(args: &SimArgs) -> Result<Report> {
             )
         })?;
     }
-    let engine = ScriptEngine::new()?;
+    let engine = crate::engine::engine(no_cache)?;
     let mut sim = Simulation::new(&engine, Arc::clone(&registry), &inputs)?;
     load_errors.extend(sim.load_errors().values().cloned());
     for error in &load_errors {

@@ -121,6 +121,28 @@ pub unsafe fn push_raw_values(
     Some(input.len() - rest.len())
 }
 
+/// Decodes the MessagePack value at the front of `input` into the table at
+/// absolute stack index `table` when it is a map: its fields are set in
+/// place, so a table reused from entity to entity allocates nothing for the
+/// fields it already has, and fields the value lacks are cleared. Any other
+/// value is pushed as [`push_raw`] does. `Some(true)`: the table was
+/// filled; `Some(false)`: a value was pushed; `None`: malformed input.
+/// `input` is advanced past the value.
+///
+/// # Safety
+/// As for [`push_raw`].
+pub unsafe fn fill_raw(
+    state: *mut ffi::lua_State,
+    table: std::ffi::c_int,
+    input: &mut &[u8],
+) -> Option<bool> {
+    // SAFETY: as documented.
+    unsafe {
+        ffi::luaL_checkstack(state, 1, c"no stack space for a value".as_ptr());
+        raw::fill(state, table, input)
+    }
+}
+
 /// Appends the Lua value at stack `index` to `out` as MessagePack.
 ///
 /// # Safety
@@ -185,6 +207,99 @@ mod raw {
             Marker::Array32 => len32(u32::from_be_bytes(be(input)?)),
             _ => None,
         }
+    }
+
+    /// Reads a map header: the number of pairs that follow.
+    fn map_len(input: &mut &[u8]) -> Option<usize> {
+        let &[byte] = take(input, 1)? else {
+            return None;
+        };
+        match Marker::from_u8(byte) {
+            Marker::FixMap(n) => Some(usize::from(n)),
+            Marker::Map16 => Some(usize::from(u16::from_be_bytes(be(input)?))),
+            Marker::Map32 => len32(u32::from_be_bytes(be(input)?)),
+            _ => None,
+        }
+    }
+
+    /// See [`super::fill_raw`].
+    pub(super) unsafe fn fill(
+        state: *mut lua_State,
+        table: std::ffi::c_int,
+        input: &mut &[u8],
+    ) -> Option<bool> {
+        let mut peek = *input;
+        let Some(n) = map_len(&mut peek) else {
+            // SAFETY: as for `push`.
+            return unsafe { push(state, input, 0) }.then_some(false);
+        };
+        *input = peek;
+        let pairs = *input;
+        // SAFETY: `table` is an absolute index of a table on the protected
+        // stack; stack space is checked by `set_pairs`; assigning nil to a
+        // field that exists is allowed while `lua_next` traverses.
+        unsafe {
+            if !set_pairs(state, table, input, n, 1) {
+                return None;
+            }
+            // A field the value lacks (the last entity's, or one the loop
+            // added) must go: rare, so the common case only counts fields.
+            let mut fields = 0usize;
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, table) != 0 {
+                fields += 1;
+                ffi::lua_settop(state, -2);
+            }
+            if fields > n {
+                ffi::lua_pushnil(state);
+                while ffi::lua_next(state, table) != 0 {
+                    ffi::lua_settop(state, -2);
+                    ffi::lua_pushvalue(state, -1);
+                    ffi::lua_pushnil(state);
+                    ffi::lua_rawset(state, table);
+                }
+                let mut again = pairs;
+                if !set_pairs(state, table, &mut again, n, 1) {
+                    return None;
+                }
+            }
+        }
+        Some(true)
+    }
+
+    /// Sets `n` key-value pairs decoded from `input` into the table at
+    /// absolute index `table`; values nest at `depth`.
+    unsafe fn set_pairs(
+        state: *mut lua_State,
+        table: std::ffi::c_int,
+        input: &mut &[u8],
+        n: usize,
+        depth: usize,
+    ) -> bool {
+        // SAFETY: see `push`.
+        unsafe {
+            ffi::luaL_checkstack(state, 3, c"value nests too deeply".as_ptr());
+            for _ in 0..n {
+                if !push(state, input, depth) || !push(state, input, depth) {
+                    return false;
+                }
+                // A nil or NaN key cannot index a table: the pair is dropped.
+                let key_ok = match ffi::lua_type(state, -2) {
+                    ffi::LUA_TNIL => false,
+                    ffi::LUA_TNUMBER => {
+                        let k = ffi::lua_tonumber(state, -2);
+                        !k.is_nan()
+                    }
+                    _ => true,
+                };
+                if key_ok {
+                    ffi::lua_rawset(state, table);
+                } else {
+                    ffi::lua_settop(state, -3);
+                }
+            }
+        }
+        true
     }
 
     /// Pushes one value decoded from the front of `input`.
@@ -298,29 +413,11 @@ mod raw {
         }
         // SAFETY: see `push`.
         unsafe {
-            ffi::luaL_checkstack(state, 3, c"value nests too deeply".as_ptr());
+            ffi::luaL_checkstack(state, 1, c"value nests too deeply".as_ptr());
             ffi::lua_createtable(state, 0, count_to_int(n.min(input.len())));
-            for _ in 0..n {
-                if !push(state, input, depth) || !push(state, input, depth) {
-                    return false;
-                }
-                // A nil or NaN key cannot index a table: the pair is dropped.
-                let key_ok = match ffi::lua_type(state, -2) {
-                    ffi::LUA_TNIL => false,
-                    ffi::LUA_TNUMBER => {
-                        let k = ffi::lua_tonumber(state, -2);
-                        !k.is_nan()
-                    }
-                    _ => true,
-                };
-                if key_ok {
-                    ffi::lua_rawset(state, -3);
-                } else {
-                    ffi::lua_settop(state, -3);
-                }
-            }
+            let table = ffi::lua_gettop(state);
+            set_pairs(state, table, input, n, depth)
         }
-        true
     }
 }
 

@@ -2,9 +2,18 @@
 //! mod calls once per entity per tick. As an mlua callback each step paid
 //! mlua's call machinery and returned its values through a `MultiValue`.
 //!
+//! Two forms. `world:query("A", "B")` yields fresh tables. The table form,
+//! `world:query{ "A", "B", write = { "A" } }`, yields the same tables for
+//! every entity, refilled in place (no allocation per entity), and writes
+//! the tables of the `write` components back: each entity's are encoded
+//! when the loop moves on, and a page of them goes to the host in the call
+//! that fetches the next page, or when the loop ends (the generic `for`'s
+//! closing value, so a `break` writes too).
+//!
 //! The iterator is a C closure whose one upvalue is a full userdata holding
-//! the [`Cursor`]: the page of results the host sent and how far the loop
-//! has read it. Its `__gc` drops the page. The same error discipline as in
+//! the [`Cursor`]: the page of results the host sent, how far the loop has
+//! read it and the writes not yet sent; its user values are the reused
+//! tables. Its `__gc` drops the page. The same error discipline as in
 //! `world_calls.rs` holds: whatever can raise runs protected, and the Lua
 //! error is raised only after the Rust values of the frame are dropped.
 
@@ -36,6 +45,28 @@ struct Cursor {
     /// allocations could call the same iterator; it gets an error instead of
     /// a second, aliasing step.
     busy: bool,
+    /// The table form: the loop's tables are the cursor's user values.
+    reuse: bool,
+    /// What the loop writes back, for a write query.
+    writer: Option<Writer>,
+    /// The query ended or its loop was closed: steps yield nothing.
+    done: bool,
+}
+
+/// The write-back state of a write query.
+struct Writer {
+    /// The host's number for the query.
+    id: u32,
+    /// The positions, among the queried components, of the written ones.
+    slots: Vec<c_int>,
+    /// Their names, for errors.
+    names: Vec<String>,
+    /// The entity whose tables the loop body holds, encoded at the next step.
+    current: Option<u64>,
+    /// Encoded and not yet sent: entities, their values, each value's end.
+    entities: Vec<u64>,
+    values: Vec<u8>,
+    ends: Vec<u32>,
 }
 
 impl Cursor {
@@ -48,6 +79,9 @@ impl Cursor {
             index: 0,
             offset: 0,
             busy: false,
+            reuse: false,
+            writer: None,
+            done: false,
         }
     }
 
@@ -58,56 +92,214 @@ impl Cursor {
         self.index = 0;
         self.offset = 0;
     }
+
+    /// Drops the page and what is pending: the query is over.
+    fn finish(&mut self) {
+        let (width, reuse) = (self.width, self.reuse);
+        *self = Self::empty(width);
+        self.reuse = reuse;
+        self.done = true;
+    }
 }
 
-/// `world:query("A", "B", ...)`: the iterator of a generic `for`.
+/// What a query asks for.
+struct Spec {
+    names: Vec<String>,
+    /// Names of the components written back.
+    write: Vec<String>,
+    /// The table form.
+    reuse: bool,
+}
+
+/// `world:query("A", "B", ...)` or `world:query{ "A", "B", write = {...} }`:
+/// the iterator of a generic `for` (and, for the table form, its state,
+/// control and closing values).
 ///
 /// # Safety
 /// Called by Lua as a C function.
 pub unsafe extern "C-unwind" fn query(state: *mut lua_State) -> c_int {
-    // SAFETY: `start` leaves either the iterator or an error object on top.
+    // SAFETY: `start` leaves either the results or an error object on top.
     unsafe {
         match start(state) {
-            Ok(()) => 1,
+            Ok(results) => results,
             Err(Raise) => ffi::lua_error(state),
         }
     }
 }
 
-unsafe fn start(state: *mut lua_State) -> Result<(), Raise> {
+unsafe fn start(state: *mut lua_State) -> Result<c_int, Raise> {
     // SAFETY: the names are read in place; the cursor is made and the
     // closure pushed in protected calls, so nothing here is skipped by a
     // Lua error.
     unsafe {
-        let names = names(state)?;
-        let width = c_int::try_from(names.len()).unwrap_or(c_int::MAX);
+        let spec = if ffi::lua_type(state, 2) == ffi::LUA_TTABLE {
+            table_spec(state)?
+        } else {
+            Spec {
+                names: names(state)?,
+                write: Vec::new(),
+                reuse: false,
+            }
+        };
+        let width = c_int::try_from(spec.names.len()).unwrap_or(c_int::MAX);
+        let tables = if spec.reuse { width } else { 0 };
         protected(state, 0, 1, &mut |state| {
-            let cursor = ffi::lua_newuserdatauv(state, size_of::<Cursor>(), 0).cast::<Cursor>();
+            let cursor =
+                ffi::lua_newuserdatauv(state, size_of::<Cursor>(), tables).cast::<Cursor>();
             cursor.write(Cursor::empty(width));
             if ffi::luaL_newmetatable(state, CURSOR_METATABLE.as_ptr()) != 0 {
                 ffi::lua_pushcfunction(state, drop_cursor);
                 ffi::lua_setfield(state, -2, c"__gc".as_ptr());
+                ffi::lua_pushcfunction(state, close_cursor);
+                ffi::lua_setfield(state, -2, c"__close".as_ptr());
             }
             ffi::lua_setmetatable(state, -2);
             1
         })?;
         let cursor = ffi::lua_touserdata(state, -1).cast::<Cursor>();
-        match world::query(&names, QUERY_PAGE) {
-            Ok(page) => (*cursor).load(page),
-            Err(e) => return Err(error(state, &failure_message("query", e))),
+        (*cursor).reuse = spec.reuse;
+        if spec.write.is_empty() {
+            match world::query(&spec.names, QUERY_PAGE) {
+                Ok(page) => (*cursor).load(page),
+                Err(e) => return Err(error(state, &failure_message("query", e))),
+            }
+        } else {
+            let slots = spec
+                .write
+                .iter()
+                .filter_map(|w| spec.names.iter().position(|n| n == w))
+                .filter_map(|slot| c_int::try_from(slot).ok())
+                .collect();
+            let page = world::query_write(&spec.names, &spec.write, QUERY_PAGE);
+            match page {
+                Ok((id, page)) => {
+                    (*cursor).load(page);
+                    (*cursor).writer = Some(Writer {
+                        id,
+                        slots,
+                        names: spec.write,
+                        current: None,
+                        entities: Vec::new(),
+                        values: Vec::new(),
+                        ends: Vec::new(),
+                    });
+                }
+                Err(e) => return Err(error(state, &failure_message("query", e))),
+            }
         }
-        // The cursor is the protected call's argument and becomes the upvalue.
+        if !spec.reuse {
+            // The cursor is the protected call's argument and becomes the upvalue.
+            protected(state, 1, 1, &mut |state| {
+                ffi::lua_pushcclosure(state, step, 1);
+                1
+            })?;
+            return Ok(1);
+        }
+        // Iterator, state, control, and the cursor as the closing value.
+        ffi::lua_pushvalue(state, -1);
         protected(state, 1, 1, &mut |state| {
             ffi::lua_pushcclosure(state, step, 1);
             1
+        })?;
+        ffi::lua_rotate(state, -2, 1);
+        ffi::lua_pushnil(state);
+        ffi::lua_pushnil(state);
+        ffi::lua_rotate(state, -3, 2);
+        Ok(4)
+    }
+}
+
+/// Argument 2 as a table: its array part names the components, its field
+/// `write` (optional) those written back.
+unsafe fn table_spec(state: *mut lua_State) -> Result<Spec, Raise> {
+    // SAFETY: the field `write` is read in a protected call (its key is a
+    // string to make); the rest are raw reads of tables, which neither
+    // raise nor allocate, each value popped before the next.
+    unsafe {
+        ffi::lua_pushvalue(state, 2);
+        protected(state, 1, 1, &mut |state| {
+            ffi::lua_pushstring(state, c"write".as_ptr());
+            ffi::lua_rawget(state, 2);
+            1
+        })?;
+        let list = ffi::lua_gettop(state);
+        let count = ffi::lua_rawlen(state, 2);
+        if count == 0 {
+            return Err(error(state, "world:query: name at least one component"));
+        }
+        let names = strings(state, 2, count, "component names")?;
+        let write = match ffi::lua_type(state, list) {
+            ffi::LUA_TNIL => Vec::new(),
+            ffi::LUA_TTABLE => strings(state, list, ffi::lua_rawlen(state, list), "`write` names")?,
+            _ => {
+                let got = type_name(state, list);
+                return Err(error(
+                    state,
+                    &format!("world:query: `write` must be a list of component names, got {got}"),
+                ));
+            }
+        };
+        ffi::lua_settop(state, list - 1);
+        if let Some(stray) = write.iter().find(|w| !names.contains(w)) {
+            return Err(error(
+                state,
+                &format!("world:query: '{stray}' is in `write` but not queried"),
+            ));
+        }
+        Ok(Spec {
+            names,
+            write,
+            reuse: true,
         })
+    }
+}
+
+/// Items `1..=count` of the table at `index`, which must be strings of
+/// UTF-8 text (`what` names them in errors).
+unsafe fn strings(
+    state: *mut lua_State,
+    index: c_int,
+    count: usize,
+    what: &str,
+) -> Result<Vec<String>, Raise> {
+    // SAFETY: as in `table_spec`.
+    unsafe {
+        let mut out = Vec::with_capacity(count.min(64));
+        for i in 1..=count {
+            ffi::lua_rawgeti(state, index, i64::try_from(i).unwrap_or(i64::MAX));
+            let text = string_at(state, -1);
+            ffi::lua_settop(state, -2);
+            match text {
+                Some(text) => out.push(text),
+                None => {
+                    return Err(error(
+                        state,
+                        &format!("world:query: {what} must be strings of UTF-8 text"),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The string at `index` as UTF-8 text; `None` for anything else.
+unsafe fn string_at(state: *mut lua_State, index: c_int) -> Option<String> {
+    // SAFETY: `lua_tolstring` on a string neither converts nor allocates.
+    unsafe {
+        if ffi::lua_type(state, index) != ffi::LUA_TSTRING {
+            return None;
+        }
+        let mut len = 0usize;
+        let data = ffi::lua_tolstring(state, index, &mut len);
+        let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len);
+        std::str::from_utf8(bytes).ok().map(str::to_owned)
     }
 }
 
 /// Arguments 2.. : the component names, strings of UTF-8 text.
 unsafe fn names(state: *mut lua_State) -> Result<Vec<String>, Raise> {
-    // SAFETY: reading argument slots does not raise; `lua_tolstring` on a
-    // string neither converts nor allocates.
+    // SAFETY: reading argument slots does not raise.
     unsafe {
         let top = ffi::lua_gettop(state);
         if top < 2 {
@@ -122,12 +314,9 @@ unsafe fn names(state: *mut lua_State) -> Result<Vec<String>, Raise> {
                     &format!("world:query: component names must be strings, got {got}"),
                 ));
             }
-            let mut len = 0usize;
-            let data = ffi::lua_tolstring(state, index, &mut len);
-            let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len);
-            match std::str::from_utf8(bytes) {
-                Ok(name) => names.push(name.to_owned()),
-                Err(_) => {
+            match string_at(state, index) {
+                Some(name) => names.push(name),
+                None => {
                     return Err(error(
                         state,
                         "world:query: component names must be UTF-8 text",
@@ -150,7 +339,9 @@ unsafe extern "C-unwind" fn step(state: *mut lua_State) -> c_int {
             ffi::lua_error(state);
         }
         (*cursor).busy = true;
-        let stepped = advance(state, cursor);
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        let holder = ffi::lua_gettop(state);
+        let stepped = advance(state, cursor, holder);
         (*cursor).busy = false;
         match stepped {
             Ok(results) => results,
@@ -159,35 +350,59 @@ unsafe extern "C-unwind" fn step(state: *mut lua_State) -> c_int {
     }
 }
 
-unsafe fn advance(state: *mut lua_State, cursor: *mut Cursor) -> Result<c_int, Raise> {
-    // SAFETY: `busy` guarantees this is the only step using the cursor.
-    // The values are pushed in a protected call that reads the page through
-    // a raw pointer and owns nothing.
+unsafe fn advance(
+    state: *mut lua_State,
+    cursor: *mut Cursor,
+    holder: c_int,
+) -> Result<c_int, Raise> {
+    // SAFETY: `busy` guarantees this is the only step using the cursor,
+    // which sits at stack index `holder`. The values are pushed in a
+    // protected call that reads the page through a raw pointer and owns
+    // nothing.
     unsafe {
         let c = &mut *cursor;
+        if c.done {
+            return Ok(0);
+        }
+        encode_current(state, cursor, holder)?;
         if c.index == c.entities.len() {
-            let Some(next) = c.next.take() else {
-                // Done: free the last page now, not when the collector,
-                // which cannot see its size, gets to the cursor.
-                *c = Cursor::empty(c.width);
-                return Ok(0);
+            let more = c.next.take();
+            let fetched = match (&mut c.writer, more) {
+                (Some(_), _) => sync(state, cursor, if more.is_some() { QUERY_PAGE } else { 0 })?,
+                (None, Some(next)) => match world::query_next(next, QUERY_PAGE) {
+                    Ok(page) => Some(page),
+                    Err(e) => return Err(error(state, &failure_message("query", e))),
+                },
+                (None, None) => None,
             };
-            match world::query_next(next, QUERY_PAGE) {
-                Ok(page) => c.load(page),
-                Err(e) => return Err(error(state, &failure_message("query", e))),
+            match fetched {
+                Some(page) if more.is_some() => c.load(page),
+                _ => {
+                    // Done: free the last page now, not when the collector,
+                    // which cannot see its size, gets to the cursor.
+                    c.finish();
+                    return Ok(0);
+                }
             }
             if c.entities.is_empty() {
+                c.finish();
                 return Ok(0);
             }
         }
-        let entity = entity_to_lua(c.entities[c.index]);
+        let bits = c.entities[c.index];
+        let entity = entity_to_lua(bits);
         let width = c.width;
+        let reuse = c.reuse;
         let values = &c.values[c.offset..];
         let mut used = None;
-        protected(state, 0, width + 1, &mut |state| {
-            ffi::luaL_checkstack(state, width + 1, c"too many values".as_ptr());
+        protected(state, 1, width + 1, &mut |state| {
+            ffi::luaL_checkstack(state, width + 2, c"too many values".as_ptr());
             ffi::lua_pushinteger(state, entity);
-            used = value::push_raw_values(state, values, width);
+            used = if reuse {
+                refill(state, values, width)
+            } else {
+                value::push_raw_values(state, values, width)
+            };
             // On malformed input, return nothing: the call pads with nils.
             if used.is_some() { width + 1 } else { 0 }
         })?;
@@ -197,7 +412,153 @@ unsafe fn advance(state: *mut lua_State, cursor: *mut Cursor) -> Result<c_int, R
         };
         c.offset += used;
         c.index += 1;
+        if let Some(writer) = &mut c.writer {
+            writer.current = Some(bits);
+        }
         Ok(width + 1)
+    }
+}
+
+/// Inside a protected call whose argument (index 2) is the cursor: pushes
+/// the `width` values at the front of `values`, each map into the cursor's
+/// reused table of its slot. Returns the bytes read; `None` if malformed.
+unsafe fn refill(state: *mut lua_State, values: &[u8], width: c_int) -> Option<usize> {
+    // SAFETY: stack space for `width` values and one more was checked.
+    unsafe {
+        let mut rest = values;
+        for slot in 1..=width {
+            if ffi::lua_getiuservalue(state, 2, slot) != ffi::LUA_TTABLE {
+                ffi::lua_settop(state, -2);
+                ffi::lua_createtable(state, 0, 4);
+                ffi::lua_pushvalue(state, -1);
+                ffi::lua_setiuservalue(state, 2, slot);
+            }
+            let table = ffi::lua_gettop(state);
+            if !value::fill_raw(state, table, &mut rest)? {
+                // Not a map: the value itself, in place of the table.
+                ffi::lua_remove(state, table);
+            }
+        }
+        Some(values.len() - rest.len())
+    }
+}
+
+/// Encodes the written tables of the entity the loop body just had, if
+/// any, into the cursor's pending writes.
+unsafe fn encode_current(
+    state: *mut lua_State,
+    cursor: *mut Cursor,
+    holder: c_int,
+) -> Result<(), Raise> {
+    // SAFETY: the encoding runs in a protected call that appends to the
+    // cursor's own buffers through a raw pointer and owns nothing; on any
+    // failure the buffers are cut back to where this entity began.
+    unsafe {
+        let Some(writer) = (*cursor).writer.as_mut() else {
+            return Ok(());
+        };
+        let Some(entity) = writer.current.take() else {
+            return Ok(());
+        };
+        let marks = (writer.values.len(), writer.ends.len());
+        let writer: *mut Writer = writer;
+        let mut failure = None;
+        ffi::lua_pushvalue(state, holder);
+        let encoded = protected(state, 1, 0, &mut |state| {
+            let w = &mut *writer;
+            for &slot in &w.slots {
+                ffi::lua_getiuservalue(state, 2, slot + 1);
+                if let Err(reason) = value::encode_raw(state, -1, &mut w.values) {
+                    failure = Some((w.ends.len() - marks.1, reason));
+                    return 0;
+                }
+                ffi::lua_settop(state, -2);
+                w.ends
+                    .push(u32::try_from(w.values.len()).unwrap_or(u32::MAX));
+            }
+            0
+        });
+        let w = &mut *writer;
+        if encoded.is_err() || failure.is_some() {
+            w.values.truncate(marks.0);
+            w.ends.truncate(marks.1);
+        }
+        encoded?;
+        if let Some((nth, reason)) = failure {
+            let component = w.names.get(nth).map_or("?", String::as_str);
+            return Err(error(
+                state,
+                &format!("world:query: invalid value for component '{component}': {reason}"),
+            ));
+        }
+        w.entities.push(entity);
+        Ok(())
+    }
+}
+
+/// Sends the pending writes and fetches the next page (`max` 0: none).
+unsafe fn sync(
+    state: *mut lua_State,
+    cursor: *mut Cursor,
+    max: u32,
+) -> Result<Option<QueryPage>, Raise> {
+    // SAFETY: the buffers are taken out of the cursor for the host call and
+    // put back (emptied, their capacity kept) before anything can raise.
+    unsafe {
+        let Some(writer) = (*cursor).writer.as_mut() else {
+            return Ok(None);
+        };
+        if max == 0 && writer.entities.is_empty() {
+            return Ok(None);
+        }
+        let result = world::query_write_next(
+            writer.id,
+            &writer.entities,
+            &writer.values,
+            &writer.ends,
+            max,
+        );
+        writer.entities.clear();
+        writer.values.clear();
+        writer.ends.clear();
+        match result {
+            Ok(page) => Ok(Some(page)),
+            Err(e) => Err(error(state, &failure_message("query", e))),
+        }
+    }
+}
+
+/// `__close` of a cursor, when the `for` loop of a table-form query ends
+/// (normally, by `break`, or by an error): sends what the loop wrote. After
+/// an error, the entity whose body failed is not written.
+unsafe extern "C-unwind" fn close_cursor(state: *mut lua_State) -> c_int {
+    // SAFETY: the metatable is only ever set on cursors, written by `start`.
+    unsafe {
+        let cursor = ffi::lua_touserdata(state, 1).cast::<Cursor>();
+        if cursor.is_null() || (*cursor).done {
+            return 0;
+        }
+        if (*cursor).busy {
+            let _ = error(
+                state,
+                "world:query: the loop was closed while its iterator ran",
+            );
+            ffi::lua_error(state);
+        }
+        (*cursor).busy = true;
+        if ffi::lua_isnil(state, 2) == 0
+            && let Some(writer) = (*cursor).writer.as_mut()
+        {
+            writer.current = None;
+        }
+        let closed =
+            encode_current(state, cursor, 1).and_then(|()| sync(state, cursor, 0).map(drop));
+        (*cursor).finish();
+        (*cursor).busy = false;
+        match closed {
+            Ok(()) => 0,
+            Err(Raise) => ffi::lua_error(state),
+        }
     }
 }
 

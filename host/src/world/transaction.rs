@@ -123,6 +123,9 @@ const MAX_REMEMBERED_DENIALS: usize = 8;
 /// An open query: its components and the entities it matched at its start.
 struct Query {
     components: Vec<String>,
+    /// The components its loop writes back (`query-write`); empty for a
+    /// read-only query.
+    writes: Vec<String>,
     entities: Vec<Entity>,
     position: usize,
 }
@@ -307,6 +310,11 @@ impl Transaction {
     pub(crate) fn set(&mut self, bits: u64, component: &str, value: &[u8]) -> Result<(), Refusal> {
         check_name(component)?;
         let entity = self.entity_for(Operation::Write(component), bits)?;
+        self.store(entity, component, value)
+    }
+
+    /// Writes `value` into a live `entity` the script may write `component` of.
+    fn store(&mut self, entity: Entity, component: &str, value: &[u8]) -> Result<(), Refusal> {
         self.check_value_size(component, value)?;
         self.charge_values(1, value.len());
         let decoded = self.registry.decode(component, value)?;
@@ -346,6 +354,117 @@ impl Transaction {
         components: Vec<String>,
         max: u32,
     ) -> Result<QueryPage, Refusal> {
+        let cursor = self.open_query(components, Vec::new())?;
+        self.query_next(cursor, max)
+    }
+
+    /// Opens a query whose loop writes `writes` back; returns its cursor
+    /// and first page.
+    pub(crate) fn query_write(
+        &mut self,
+        components: Vec<String>,
+        writes: Vec<String>,
+        max: u32,
+    ) -> Result<(u32, QueryPage), Refusal> {
+        for (index, component) in writes.iter().enumerate() {
+            check_name(component)?;
+            if !components.contains(component) {
+                return Err(WorldError::Invalid(format!(
+                    "component '{component}' is written back but not queried"
+                ))
+                .into());
+            }
+            if writes[..index].contains(component) {
+                return Err(WorldError::Invalid(format!(
+                    "component '{component}' is named twice in one query"
+                ))
+                .into());
+            }
+        }
+        for component in &writes {
+            self.permissions.check(Operation::Write(component))?;
+        }
+        let cursor = self.open_query(components, writes)?;
+        Ok((cursor, self.query_next(cursor, max)?))
+    }
+
+    /// Writes back what a write query's loop sent (see the WIT
+    /// `query-write-next`), then returns the next page (none if `max` is 0).
+    pub(crate) fn query_write_next(
+        &mut self,
+        cursor: u32,
+        entities: &[u64],
+        values: &[u8],
+        ends: &[u32],
+        max: u32,
+    ) -> Result<QueryPage, Refusal> {
+        let index = self.query_index(cursor)?;
+        // Taken out while the writes run (they need `self`), then put back.
+        let writes = std::mem::take(&mut self.queries[index].writes);
+        let written = self.write_back(&writes, entities, values, ends);
+        self.queries[index].writes = writes;
+        written?;
+        if max == 0 {
+            return Ok(QueryPage {
+                entities: Vec::new(),
+                values: Vec::new(),
+                next: None,
+            });
+        }
+        self.query_next(cursor, max)
+    }
+
+    fn write_back(
+        &mut self,
+        writes: &[String],
+        entities: &[u64],
+        values: &[u8],
+        ends: &[u32],
+    ) -> Result<(), Refusal> {
+        if writes.is_empty() {
+            return Err(WorldError::Invalid("the query writes nothing back".into()).into());
+        }
+        if entities.len().checked_mul(writes.len()) != Some(ends.len()) {
+            return Err(WorldError::Invalid(format!(
+                "{} values written back for {} entities of {} components",
+                ends.len(),
+                entities.len(),
+                writes.len()
+            ))
+            .into());
+        }
+        let mut start = 0;
+        let mut ends = ends.iter();
+        for &bits in entities {
+            let entity = self.entity_in_scope(bits)?;
+            for component in writes {
+                let end = ends
+                    .next()
+                    .and_then(|&end| usize::try_from(end).ok())
+                    .filter(|&end| start <= end && end <= values.len())
+                    .ok_or_else(|| WorldError::Invalid("malformed values written back".into()))?;
+                self.store(entity, component, &values[start..end])?;
+                start = end;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the entity `bits` is alive and in scope (a write query
+    /// checked its components when it opened).
+    fn entity_in_scope(&self, bits: u64) -> Result<Entity, Refusal> {
+        let Some(entity) = Entity::from_bits(bits).filter(|e| self.alive(*e)) else {
+            return Err(WorldError::NoEntity(bits).into());
+        };
+        if !self.permissions.in_scope(&self.facts(entity)) {
+            return Err(Denied::OutOfScope { entity: bits }.into());
+        }
+        Ok(entity)
+    }
+
+    /// Checks a query's names and permissions, finds its entities and
+    /// numbers it; returns its cursor.
+    fn open_query(&mut self, components: Vec<String>, writes: Vec<String>) -> Result<u32, Refusal> {
         if components.len() > MAX_QUERY_COMPONENTS {
             return Err(WorldError::Invalid(format!(
                 "a query names {} components; at most {MAX_QUERY_COMPONENTS}",
@@ -394,21 +513,30 @@ impl Transaction {
         let cursor = self.next_query_number();
         self.queries.push(Query {
             components,
+            writes,
             entities,
             position: 0,
         });
-        self.query_next(cursor, max)
+        Ok(cursor)
     }
 
-    pub(crate) fn query_next(&mut self, cursor: u32, max: u32) -> Result<QueryPage, Refusal> {
+    /// The index in `queries` of the query numbered `cursor`.
+    fn query_index(&self, cursor: u32) -> Result<usize, Refusal> {
         let index = usize::try_from(cursor.wrapping_sub(self.first_query)).unwrap_or(usize::MAX);
-        let Some(query) = self.queries.get_mut(index) else {
-            return Err(WorldError::Invalid(
+        if index < self.queries.len() {
+            Ok(index)
+        } else {
+            Err(WorldError::Invalid(
                 "the query has ended: a query lasts only as long as the handler call that opened it"
                     .into(),
             )
-            .into());
-        };
+            .into())
+        }
+    }
+
+    pub(crate) fn query_next(&mut self, cursor: u32, max: u32) -> Result<QueryPage, Refusal> {
+        let index = self.query_index(cursor)?;
+        let query = &mut self.queries[index];
         let max = usize::try_from(max.max(1)).unwrap_or(usize::MAX);
         let mut entities = Vec::new();
         let mut values = Vec::new();
@@ -671,6 +799,30 @@ impl ecs::Host for StoreState {
         max: u32,
     ) -> wasmtime::Result<Result<QueryPage, WorldError>> {
         with_transaction(self, 0, |t| t.query_next(cursor, max))
+    }
+
+    fn query_write(
+        &mut self,
+        components: Vec<String>,
+        write: Vec<String>,
+        max: u32,
+    ) -> wasmtime::Result<Result<(u32, QueryPage), WorldError>> {
+        let bytes = components.iter().chain(&write).map(String::len).sum();
+        with_transaction(self, bytes, |t| t.query_write(components, write, max))
+    }
+
+    fn query_write_next(
+        &mut self,
+        cursor: u32,
+        entities: Vec<u64>,
+        values: Vec<u8>,
+        ends: Vec<u32>,
+        max: u32,
+    ) -> wasmtime::Result<Result<QueryPage, WorldError>> {
+        let bytes = entities.len() * 8 + values.len() + ends.len() * 4;
+        with_transaction(self, bytes, |t| {
+            t.query_write_next(cursor, &entities, &values, &ends, max)
+        })
     }
 
     fn spawn(

@@ -35,14 +35,33 @@ function bench_query()
   return n
 end
 
-function on_tick(dt)
+function bench_query_batched()
+  local n = 0
+  for e, p, v in world:query{ "Position", "Velocity" } do n = n + 1 end
+  return n
+end
+
+function update_per_entity(dt)
   for e, p, v in world:query("Position", "Velocity") do
     world:set(e, "Position", { x = p.x + v.x * dt, y = p.y + v.y * dt })
   end
 end
 
+function update_batched(dt)
+  for e, p, v in world:query{ "Position", "Velocity", write = { "Position" } } do
+    p.x = p.x + v.x * dt
+    p.y = p.y + v.y * dt
+  end
+end
+
+on_tick = update_per_entity
+
 function on_event(name, e)
-  if name == "get" then bench_get(e) else bench_query() end
+  if name == "get" then bench_get(e)
+  elseif name == "query" then bench_query()
+  elseif name == "query_batched" then bench_query_batched()
+  elseif name == "update_batched" then update_batched(1 / 60)
+  else update_per_entity(1 / 60) end
 end
 "#;
 
@@ -109,13 +128,19 @@ fn native(world: Rc<RefCell<World>>) -> Lua {
         .unwrap();
     let w = Rc::clone(&world);
     let query = lua
-        .create_function(move |lua, _: mlua::MultiValue| {
+        .create_function(move |lua, args: mlua::MultiValue| {
             let entities: Vec<Entity> = w
                 .borrow()
                 .query::<Entity>()
                 .with::<(&Position, &Velocity)>()
                 .iter()
                 .collect();
+            if let Some(Value::Table(spec)) = args.get(1) {
+                let writes = spec
+                    .get::<Option<mlua::Table>>("write")?
+                    .is_some_and(|w| w.raw_len() > 0);
+                return batched(lua, Rc::clone(&w), entities, writes);
+            }
             let w = Rc::clone(&w);
             let mut index = 0;
             lua.create_function_mut(move |lua, _: mlua::MultiValue| {
@@ -136,6 +161,46 @@ fn native(world: Rc<RefCell<World>>) -> Lua {
             })
         })
         .unwrap();
+    /// The table form, as the sandbox has it: the same two tables for
+    /// every entity, refilled in place, and Position written back from its
+    /// table when the loop moves on.
+    fn batched(
+        lua: &Lua,
+        w: Rc<RefCell<World>>,
+        entities: Vec<Entity>,
+        writes: bool,
+    ) -> mlua::Result<mlua::Function> {
+        let (p, v) = (lua.create_table()?, lua.create_table()?);
+        let mut index = 0;
+        let mut current: Option<Entity> = None;
+        lua.create_function_mut(move |_, _: mlua::MultiValue| {
+            let world = w.borrow();
+            if writes && let Some(e) = current.take() {
+                *world
+                    .get::<&mut Position>(e)
+                    .map_err(mlua::Error::external)? = Position {
+                    x: p.raw_get("x")?,
+                    y: p.raw_get("y")?,
+                };
+            }
+            let Some(&e) = entities.get(index) else {
+                return Ok(mlua::MultiValue::new());
+            };
+            index += 1;
+            current = Some(e);
+            let pos = *world.get::<&Position>(e).map_err(mlua::Error::external)?;
+            let vel = *world.get::<&Velocity>(e).map_err(mlua::Error::external)?;
+            p.raw_set("x", pos.x)?;
+            p.raw_set("y", pos.y)?;
+            v.raw_set("x", vel.x)?;
+            v.raw_set("y", vel.y)?;
+            Ok(mlua::MultiValue::from_iter([
+                Value::Integer(e.to_bits().get() as i64),
+                Value::Table(p.clone()),
+                Value::Table(v.clone()),
+            ]))
+        })
+    }
     api.set("get", get).unwrap();
     api.set("set", set).unwrap();
     api.set("query", query).unwrap();
@@ -210,20 +275,23 @@ fn query_10k(c: &mut Criterion) {
     group.sample_size(20);
     let (world, _) = world();
     let lua = native(Rc::new(RefCell::new(world)));
-    let bench_query: mlua::Function = lua.globals().get("bench_query").unwrap();
-    group.bench_function("native", |b| {
-        b.iter(|| assert_eq!(bench_query.call::<usize>(()).unwrap(), ENTITIES));
-    });
     let mut s = sandboxed();
-    group.bench_function("sandbox", |b| {
-        b.iter(|| {
-            check(
-                s.system
-                    .dispatch_event(&mut s.manager, &mut s.world, "query", &0)
-                    .unwrap(),
-            )
+    for (name, function) in [("", "bench_query"), ("_batched", "bench_query_batched")] {
+        let bench: mlua::Function = lua.globals().get(function).unwrap();
+        group.bench_function(format!("native{name}"), |b| {
+            b.iter(|| assert_eq!(bench.call::<usize>(()).unwrap(), ENTITIES));
         });
-    });
+        let event = format!("query{name}");
+        group.bench_function(format!("sandbox{name}"), |b| {
+            b.iter(|| {
+                check(
+                    s.system
+                        .dispatch_event(&mut s.manager, &mut s.world, &event, &0)
+                        .unwrap(),
+                )
+            });
+        });
+    }
     group.finish();
 }
 
@@ -239,6 +307,20 @@ fn tick_10k(c: &mut Criterion) {
     let mut s = sandboxed();
     group.bench_function("sandbox", |b| {
         b.iter(|| check(s.system.tick(&mut s.manager, &mut s.world, 1.0 / 60.0)));
+    });
+    // The table form: reused tables, a page of writes per host call.
+    let update: mlua::Function = lua.globals().get("update_batched").unwrap();
+    group.bench_function("native_batched", |b| {
+        b.iter(|| update.call::<()>(1.0 / 60.0).unwrap());
+    });
+    group.bench_function("sandbox_batched", |b| {
+        b.iter(|| {
+            check(
+                s.system
+                    .dispatch_event(&mut s.manager, &mut s.world, "update_batched", &0)
+                    .unwrap(),
+            )
+        });
     });
     group.finish();
 }

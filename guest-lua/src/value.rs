@@ -444,6 +444,9 @@ mod raw_encode {
         unsafe {
             ffi::luaL_checkstack(state, 4, c"value nests too deeply".as_ptr());
             let len = ffi::lua_rawlen(state, index);
+            if len == 0 {
+                return map(state, index, out, depth);
+            }
             let mut pairs = 0usize;
             let mut is_array = true;
             ffi::lua_pushnil(state);
@@ -472,18 +475,61 @@ mod raw_encode {
             write::write_map_len(out, count(pairs)?).map_err(io)?;
             ffi::lua_pushnil(state);
             while ffi::lua_next(state, index) != 0 {
-                let key_type = ffi::lua_type(state, -2);
-                let is_integer = ffi::lua_isinteger(state, -2) != 0;
-                if key_type != ffi::LUA_TSTRING && !is_integer {
-                    return Err(format!(
-                        "table keys must be strings or integers, got a {}",
-                        type_name(state, key_type)
-                    ));
-                }
-                value(state, -2, out, depth)?;
-                value(state, -1, out, depth)?;
-                ffi::lua_settop(state, -2);
+                pair(state, out, depth)?;
             }
+        }
+        Ok(())
+    }
+
+    /// A table with no array items (`rawlen` 0): a map, or an empty array
+    /// if it has no pairs. One traversal writes the pairs and counts them;
+    /// the header is put in front after.
+    unsafe fn map(
+        state: *mut lua_State,
+        index: i32,
+        out: &mut Vec<u8>,
+        depth: usize,
+    ) -> Result<(), String> {
+        let header = out.len();
+        out.push(0);
+        let mut pairs = 0usize;
+        // SAFETY: as in `table`, which checked stack space.
+        unsafe {
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, index) != 0 {
+                pair(state, out, depth)?;
+                pairs += 1;
+            }
+        }
+        let mut front = Vec::new();
+        if pairs == 0 {
+            write::write_array_len(&mut front, 0).map_err(io)?;
+        } else {
+            write::write_map_len(&mut front, count(pairs)?).map_err(io)?;
+        }
+        if let [byte] = front.as_slice() {
+            out[header] = *byte;
+        } else {
+            out.splice(header..=header, front);
+        }
+        Ok(())
+    }
+
+    /// Writes the key and value `lua_next` left on the stack, and pops the value.
+    unsafe fn pair(state: *mut lua_State, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
+        // SAFETY: the key is at -2 and the value at -1.
+        unsafe {
+            let key_type = ffi::lua_type(state, -2);
+            let is_integer = ffi::lua_isinteger(state, -2) != 0;
+            if key_type != ffi::LUA_TSTRING && !is_integer {
+                return Err(format!(
+                    "table keys must be strings or integers, got a {}",
+                    type_name(state, key_type)
+                ));
+            }
+            value(state, -2, out, depth)?;
+            value(state, -1, out, depth)?;
+            ffi::lua_settop(state, -2);
         }
         Ok(())
     }

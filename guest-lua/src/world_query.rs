@@ -364,8 +364,8 @@ unsafe fn advance(
         if c.done {
             return Ok(0);
         }
-        encode_current(state, cursor, holder)?;
         if c.index == c.entities.len() {
+            encode_current(state, cursor, holder)?;
             let more = c.next.take();
             let fetched = match (&mut c.writer, more) {
                 (Some(_), _) => sync(state, cursor, if more.is_some() { QUERY_PAGE } else { 0 })?,
@@ -395,7 +395,16 @@ unsafe fn advance(
         let reuse = c.reuse;
         let values = &c.values[c.offset..];
         let mut used = None;
-        protected(state, 1, width + 1, &mut |state| {
+        // The last entity's writes are encoded in the same protected call.
+        let current = take_current(cursor);
+        let mut failure = None;
+        let called = protected(state, 1, width + 1, &mut |state| {
+            if let Some(current) = &current
+                && let Err(failed) = encode_slots(state, current)
+            {
+                failure = Some(failed);
+                return 0;
+            }
             ffi::luaL_checkstack(state, width + 2, c"too many values".as_ptr());
             ffi::lua_pushinteger(state, entity);
             used = if reuse {
@@ -405,7 +414,11 @@ unsafe fn advance(
             };
             // On malformed input, return nothing: the call pads with nils.
             if used.is_some() { width + 1 } else { 0 }
-        })?;
+        });
+        match current {
+            Some(current) => settle(state, current, called, failure)?,
+            None => called?,
+        }
         let Some(used) = used else {
             ffi::lua_settop(state, -(width + 2));
             return Err(error(state, "world:query: the host sent a malformed value"));
@@ -443,47 +456,66 @@ unsafe fn refill(state: *mut lua_State, values: &[u8], width: c_int) -> Option<u
     }
 }
 
-/// Encodes the written tables of the entity the loop body just had, if
-/// any, into the cursor's pending writes.
-unsafe fn encode_current(
-    state: *mut lua_State,
-    cursor: *mut Cursor,
-    holder: c_int,
-) -> Result<(), Raise> {
-    // SAFETY: the encoding runs in a protected call that appends to the
-    // cursor's own buffers through a raw pointer and owns nothing; on any
-    // failure the buffers are cut back to where this entity began.
+/// The entity the loop body just had, whose written tables are to be
+/// encoded, and where the writer's buffers stood before.
+struct Current {
+    writer: *mut Writer,
+    entity: u64,
+    marks: (usize, usize),
+}
+
+/// Takes the current entity of a write query, if the loop body had one.
+unsafe fn take_current(cursor: *mut Cursor) -> Option<Current> {
+    // SAFETY: the caller holds the cursor (`busy`).
     unsafe {
-        let Some(writer) = (*cursor).writer.as_mut() else {
-            return Ok(());
-        };
-        let Some(entity) = writer.current.take() else {
-            return Ok(());
-        };
+        let writer = (*cursor).writer.as_mut()?;
+        let entity = writer.current.take()?;
         let marks = (writer.values.len(), writer.ends.len());
-        let writer: *mut Writer = writer;
-        let mut failure = None;
-        ffi::lua_pushvalue(state, holder);
-        let encoded = protected(state, 1, 0, &mut |state| {
-            let w = &mut *writer;
-            for &slot in &w.slots {
-                ffi::lua_getiuservalue(state, 2, slot + 1);
-                if let Err(reason) = value::encode_raw(state, -1, &mut w.values) {
-                    failure = Some((w.ends.len() - marks.1, reason));
-                    return 0;
-                }
-                ffi::lua_settop(state, -2);
-                w.ends
-                    .push(u32::try_from(w.values.len()).unwrap_or(u32::MAX));
+        Some(Current {
+            writer,
+            entity,
+            marks,
+        })
+    }
+}
+
+/// Inside a protected call whose argument (index 2) is the cursor: appends
+/// the written tables to the writer's buffers. On an unencodable value, the
+/// position of its component among the written ones, and why.
+unsafe fn encode_slots(state: *mut lua_State, current: &Current) -> Result<(), (usize, String)> {
+    // SAFETY: the writer lives in the cursor, which the caller holds; a Lua
+    // error here (no stack space) unwinds frames that own nothing.
+    unsafe {
+        let w = &mut *current.writer;
+        for &slot in &w.slots {
+            ffi::lua_getiuservalue(state, 2, slot + 1);
+            if let Err(reason) = value::encode_raw(state, -1, &mut w.values) {
+                return Err((w.ends.len() - current.marks.1, reason));
             }
-            0
-        });
-        let w = &mut *writer;
-        if encoded.is_err() || failure.is_some() {
-            w.values.truncate(marks.0);
-            w.ends.truncate(marks.1);
+            ffi::lua_settop(state, -2);
+            w.ends
+                .push(u32::try_from(w.values.len()).unwrap_or(u32::MAX));
         }
-        encoded?;
+        Ok(())
+    }
+}
+
+/// After the protected call that ran [`encode_slots`]: keeps the entity's
+/// writes, or cuts the buffers back and raises.
+unsafe fn settle(
+    state: *mut lua_State,
+    current: Current,
+    called: Result<(), Raise>,
+    failure: Option<(usize, String)>,
+) -> Result<(), Raise> {
+    // SAFETY: as in `take_current`.
+    unsafe {
+        let w = &mut *current.writer;
+        if called.is_err() || failure.is_some() {
+            w.values.truncate(current.marks.0);
+            w.ends.truncate(current.marks.1);
+        }
+        called?;
         if let Some((nth, reason)) = failure {
             let component = w.names.get(nth).map_or("?", String::as_str);
             return Err(error(
@@ -491,8 +523,30 @@ unsafe fn encode_current(
                 &format!("world:query: invalid value for component '{component}': {reason}"),
             ));
         }
-        w.entities.push(entity);
+        w.entities.push(current.entity);
         Ok(())
+    }
+}
+
+/// Encodes the written tables of the entity the loop body just had, if
+/// any, into the cursor's pending writes (in a protected call of its own).
+unsafe fn encode_current(
+    state: *mut lua_State,
+    cursor: *mut Cursor,
+    holder: c_int,
+) -> Result<(), Raise> {
+    // SAFETY: see `encode_slots` and `settle`.
+    unsafe {
+        let Some(current) = take_current(cursor) else {
+            return Ok(());
+        };
+        let mut failure = None;
+        ffi::lua_pushvalue(state, holder);
+        let called = protected(state, 1, 0, &mut |state| {
+            failure = encode_slots(state, &current).err();
+            0
+        });
+        settle(state, current, called, failure)
     }
 }
 

@@ -29,3 +29,4 @@ mod security;
 mod semantics;
 mod support;
 mod world;
+mod world_batch;

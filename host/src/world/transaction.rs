@@ -436,30 +436,27 @@ impl Transaction {
         let mut start = 0;
         let mut ends = ends.iter();
         for &bits in entities {
-            let entity = self.entity_in_scope(bits)?;
+            // An entity despawned since its page was read is skipped, as the
+            // page's later entities are.
+            let entity = Entity::from_bits(bits).filter(|e| self.alive(*e));
+            if let Some(entity) = entity
+                && !self.permissions.in_scope(&self.facts(entity))
+            {
+                return Err(Denied::OutOfScope { entity: bits }.into());
+            }
             for component in writes {
                 let end = ends
                     .next()
                     .and_then(|&end| usize::try_from(end).ok())
                     .filter(|&end| start <= end && end <= values.len())
                     .ok_or_else(|| WorldError::Invalid("malformed values written back".into()))?;
-                self.store(entity, component, &values[start..end])?;
+                if let Some(entity) = entity {
+                    self.store(entity, component, &values[start..end])?;
+                }
                 start = end;
             }
         }
         Ok(())
-    }
-
-    /// Checks that the entity `bits` is alive and in scope (a write query
-    /// checked its components when it opened).
-    fn entity_in_scope(&self, bits: u64) -> Result<Entity, Refusal> {
-        let Some(entity) = Entity::from_bits(bits).filter(|e| self.alive(*e)) else {
-            return Err(WorldError::NoEntity(bits).into());
-        };
-        if !self.permissions.in_scope(&self.facts(entity)) {
-            return Err(Denied::OutOfScope { entity: bits }.into());
-        }
-        Ok(entity)
     }
 
     /// Checks a query's names and permissions, finds its entities and

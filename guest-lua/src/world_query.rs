@@ -394,6 +394,8 @@ unsafe fn advance(
         let width = c.width;
         let reuse = c.reuse;
         let values = &c.values[c.offset..];
+        let written: &[c_int] = c.writer.as_ref().map_or(&[], |w| &w.slots);
+        let mut not_table = None;
         let mut used = None;
         // The last entity's writes are encoded in the same protected call.
         let current = take_current(cursor);
@@ -408,7 +410,7 @@ unsafe fn advance(
             ffi::luaL_checkstack(state, width + 2, c"too many values".as_ptr());
             ffi::lua_pushinteger(state, entity);
             used = if reuse {
-                refill(state, values, width)
+                refill(state, values, width, written, &mut not_table)
             } else {
                 value::push_raw_values(state, values, width)
             };
@@ -421,6 +423,18 @@ unsafe fn advance(
         }
         let Some(used) = used else {
             ffi::lua_settop(state, -(width + 2));
+            if let (Some(slot), Some(writer)) = (not_table, &c.writer) {
+                let nth = writer.slots.iter().position(|&s| s == slot);
+                let name = nth
+                    .and_then(|n| writer.names.get(n))
+                    .map_or("?", String::as_str);
+                return Err(error(
+                    state,
+                    &format!(
+                        "world:query: component '{name}' is not a table, so the loop cannot write it back; use world:set"
+                    ),
+                ));
+            }
             return Err(error(state, "world:query: the host sent a malformed value"));
         };
         c.offset += used;
@@ -434,8 +448,16 @@ unsafe fn advance(
 
 /// Inside a protected call whose argument (index 2) is the cursor: pushes
 /// the `width` values at the front of `values`, each map into the cursor's
-/// reused table of its slot. Returns the bytes read; `None` if malformed.
-unsafe fn refill(state: *mut lua_State, values: &[u8], width: c_int) -> Option<usize> {
+/// reused table of its slot. Returns the bytes read; `None` if malformed,
+/// or if a `written` slot (0-based) holds a value that is not a map, which
+/// `not_table` then names.
+unsafe fn refill(
+    state: *mut lua_State,
+    values: &[u8],
+    width: c_int,
+    written: &[c_int],
+    not_table: &mut Option<c_int>,
+) -> Option<usize> {
     // SAFETY: stack space for `width` values and one more was checked.
     unsafe {
         let mut rest = values;
@@ -448,6 +470,10 @@ unsafe fn refill(state: *mut lua_State, values: &[u8], width: c_int) -> Option<u
             }
             let table = ffi::lua_gettop(state);
             if !value::fill_raw(state, table, &mut rest)? {
+                if written.contains(&(slot - 1)) {
+                    *not_table = Some(slot - 1);
+                    return None;
+                }
                 // Not a map: the value itself, in place of the table.
                 ffi::lua_remove(state, table);
             }

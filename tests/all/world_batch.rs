@@ -257,3 +257,48 @@ fn the_loop_pays_for_its_writes_within_the_byte_quota() {
             .all(|c| c.kind.len() == 3)
     );
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Score(i64);
+
+#[test]
+fn a_component_that_is_not_a_table_is_read_but_not_written_back() {
+    let mut registry = moonbox::ComponentRegistry::new();
+    registry.register::<Score>("Score").unwrap();
+    registry.register::<Position>("Position").unwrap();
+    let registry = std::sync::Arc::new(registry);
+    let mut host = moonbox::Moonbox::builder(std::sync::Arc::clone(&registry))
+        .policy(moonbox::Policy::allow_all(&registry))
+        .engine(crate::support::engine().clone())
+        .build()
+        .unwrap();
+    host.load(crate::world::source(
+        "s",
+        "read = ['Score', 'Position']\nwrite = ['Score', 'Position']\nscope = 'all'",
+        "function on_event()
+           local total = 0
+           for e, s, p in world:query{ 'Score', 'Position', write = { 'Position' } } do
+             total = total + s
+             p.x = s
+           end
+           print(total)
+           print(pcall(function()
+             for e, s in world:query{ 'Score', write = { 'Score' } } do end
+           end))
+         end",
+    ))
+    .unwrap();
+    let mut world = hecs::World::new();
+    let e = world.spawn((Score(5), Position { x: 0.0, y: 0.0 }));
+    world.spawn((Score(7), Position { x: 0.0, y: 0.0 }));
+    let report = host.dispatch_event(&mut world, "poke", &0).unwrap().clone();
+    assert_eq!(report["s"], Outcome::Ran);
+    let printed: Vec<String> = host.console().lines().map(|l| l.text.clone()).collect();
+    assert_eq!(printed[0], "[s] 12");
+    assert!(
+        printed[1].starts_with("[s] false")
+            && printed[1].contains("component 'Score' is not a table"),
+        "{printed:?}"
+    );
+    assert_eq!(world.get::<&Position>(e).unwrap().x, 5.0);
+}

@@ -148,6 +148,14 @@ const OPS: &[(&str, &str)] = &[
         "for e, p, v in world:query('Position', 'Velocity') do world:set(e, 'Position', { x = p.x + v.x, y = p.y + v.y }) end",
     ),
     (
+        "world_query_batched",
+        "local n = 0 for e, p, v in world:query{ 'Position', 'Velocity' } do n = n + 1 end",
+    ),
+    (
+        "world_update_batched",
+        "for e, p, v in world:query{ 'Position', 'Velocity', write = { 'Position' } } do p.x = p.x + v.x p.y = p.y + v.y end",
+    ),
+    (
         "world_spawn_despawn",
         "for i = 1, 200 do local e = world:spawn{ Position = { x = i, y = 0 }, Velocity = { x = 1, y = 1 } } world:despawn(e) end",
     ),

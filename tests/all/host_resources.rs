@@ -472,11 +472,7 @@ fn values_that_would_break_the_saved_world_are_refused_after_narrowing() {
     let mut registry = moonbox::ComponentRegistry::new();
     registry.register::<Scale>("Scale").unwrap();
     let registry = std::sync::Arc::new(registry);
-    let mut host = moonbox::Moonbox::builder(std::sync::Arc::clone(&registry))
-        .policy(moonbox::Policy::allow_all(&registry))
-        .engine(crate::support::engine().clone())
-        .build()
-        .unwrap();
+    let mut host = crate::support::host(&registry);
     host.load(source(
         "scaler",
         "read = ['Scale']\nwrite = ['Scale']\nscope = 'all'",

@@ -11,6 +11,15 @@ pub fn engine() -> &'static ScriptEngine {
     ENGINE.get_or_init(|| ScriptEngine::new().expect("the engine builds"))
 }
 
+/// A front door over `registry` that grants everything, on the shared engine.
+pub fn host(registry: &std::sync::Arc<moonbox::ComponentRegistry>) -> moonbox::Moonbox {
+    moonbox::Moonbox::builder(std::sync::Arc::clone(registry))
+        .policy(moonbox::Policy::allow_all(registry))
+        .engine(engine().clone())
+        .build()
+        .expect("the host builds")
+}
+
 /// A sandbox with default limits.
 pub fn sandbox() -> Sandbox {
     sandbox_with(Limits::default())

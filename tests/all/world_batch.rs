@@ -266,12 +266,7 @@ fn a_component_that_is_not_a_table_is_read_but_not_written_back() {
     let mut registry = moonbox::ComponentRegistry::new();
     registry.register::<Score>("Score").unwrap();
     registry.register::<Position>("Position").unwrap();
-    let registry = std::sync::Arc::new(registry);
-    let mut host = moonbox::Moonbox::builder(std::sync::Arc::clone(&registry))
-        .policy(moonbox::Policy::allow_all(&registry))
-        .engine(crate::support::engine().clone())
-        .build()
-        .unwrap();
+    let mut host = crate::support::host(&std::sync::Arc::new(registry));
     host.load(crate::world::source(
         "s",
         "read = ['Score', 'Position']\nwrite = ['Score', 'Position']\nscope = 'all'",

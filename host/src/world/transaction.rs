@@ -433,6 +433,8 @@ impl Transaction {
             ))
             .into());
         }
+        // Each entity is looked up and checked, written or not.
+        self.work.add(priced(entities.len(), price.entity));
         let mut start = 0;
         let mut ends = ends.iter();
         for &bits in entities {

@@ -366,20 +366,12 @@ impl Transaction {
         writes: Vec<String>,
         max: u32,
     ) -> Result<(u32, QueryPage), Refusal> {
-        for (index, component) in writes.iter().enumerate() {
-            check_name(component)?;
-            if !components.contains(component) {
-                return Err(WorldError::Invalid(format!(
-                    "component '{component}' is written back but not queried"
-                ))
-                .into());
-            }
-            if writes[..index].contains(component) {
-                return Err(WorldError::Invalid(format!(
-                    "component '{component}' is named twice in one query"
-                ))
-                .into());
-            }
+        check_names(&writes)?;
+        if let Some(component) = writes.iter().find(|w| !components.contains(w)) {
+            return Err(WorldError::Invalid(format!(
+                "component '{component}' is written back but not queried"
+            ))
+            .into());
         }
         for component in &writes {
             self.permissions.check(Operation::Write(component))?;
@@ -471,15 +463,7 @@ impl Transaction {
             ))
             .into());
         }
-        for (index, component) in components.iter().enumerate() {
-            check_name(component)?;
-            if components[..index].contains(component) {
-                return Err(WorldError::Invalid(format!(
-                    "component '{component}' is named twice in one query"
-                ))
-                .into());
-            }
-        }
+        check_names(&components)?;
         for component in &components {
             self.permissions.check(Operation::Read(component))?;
         }
@@ -696,6 +680,20 @@ impl Transaction {
     fn alive(&self, entity: Entity) -> bool {
         self.world.contains(entity) && !self.despawned.contains(&entity)
     }
+}
+
+/// Refuses a query's list of names if one is too long or named twice.
+fn check_names(names: &[String]) -> Result<(), Refusal> {
+    for (index, component) in names.iter().enumerate() {
+        check_name(component)?;
+        if names[..index].contains(component) {
+            return Err(WorldError::Invalid(format!(
+                "component '{component}' is named twice in one query"
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a component name too long to echo in errors.

@@ -4,7 +4,7 @@
 //! plain tables, converted by `value.rs`. Errors are Lua errors carrying the
 //! caller's position, so a mod's author sees the line of the failing call.
 
-use mlua::{Lua, Table, Value};
+use mlua::{Function, Lua, Table, Value, ffi};
 
 use crate::moonbox::sandbox::ecs::{self as world, WorldError};
 use crate::{value, world_calls, world_query};
@@ -15,8 +15,16 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     // SAFETY: these are Lua C functions that raise errors only from frames
     // that own nothing (world_calls.rs, world_query.rs).
     unsafe {
-        api.raw_set("get", lua.create_c_function(world_calls::get)?)?;
-        api.raw_set("set", lua.create_c_function(world_calls::set)?)?;
+        // `get` and `set` share one upvalue: the component ids the host gave.
+        let (get, set) = lua.exec_raw::<(Function, Function)>((), |state| {
+            ffi::lua_createtable(state, 0, 0);
+            ffi::lua_pushvalue(state, -1);
+            ffi::lua_pushcclosure(state, world_calls::get, 1);
+            ffi::lua_rotate(state, -2, 1);
+            ffi::lua_pushcclosure(state, world_calls::set, 1);
+        })?;
+        api.raw_set("get", get)?;
+        api.raw_set("set", set)?;
         api.raw_set("query", lua.create_c_function(world_query::query)?)?;
     }
     api.raw_set("remove", lua.create_function(remove)?)?;
@@ -42,12 +50,14 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 
 fn remove(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<bool> {
     let component = name(lua, "remove", &component)?;
-    world::remove(entity_bits(entity), &component).map_err(|e| failed(lua, "remove", e))
+    world::remove(entity_bits(entity), &world::Component::Name(component))
+        .map_err(|e| failed(lua, "remove", e))
 }
 
 fn has(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<bool> {
     let component = name(lua, "has", &component)?;
-    world::has(entity_bits(entity), &component).map_err(|e| failed(lua, "has", e))
+    world::has(entity_bits(entity), &world::Component::Name(component))
+        .map_err(|e| failed(lua, "has", e))
 }
 
 /// `world:spawn{Position = {x = 1, y = 2}}` returns the new entity.

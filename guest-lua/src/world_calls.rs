@@ -55,7 +55,8 @@ unsafe fn get_onto_stack(state: *mut lua_State) -> Result<(), Raise> {
     unsafe {
         let entity = entity_arg(state, "get")?;
         let component = name_arg(state, "get")?;
-        match world::get(entity, component) {
+        let reference = component_ref(state, component)?;
+        match world::get(entity, &reference) {
             Ok(Some(bytes)) => push_value(state, &bytes),
             Ok(None) => {
                 ffi::lua_pushnil(state);
@@ -71,8 +72,9 @@ unsafe fn set_from_stack(state: *mut lua_State) -> Result<(), Raise> {
     unsafe {
         let entity = entity_arg(state, "set")?;
         let component = name_arg(state, "set")?;
+        let reference = component_ref(state, component)?;
         let bytes = encode_value(state, 4, component)?;
-        world::set(entity, component, &bytes).map_err(|e| error(state, &failure_message("set", e)))
+        world::set(entity, &reference, &bytes).map_err(|e| error(state, &failure_message("set", e)))
     }
 }
 
@@ -114,6 +116,42 @@ unsafe fn name_arg<'a>(state: *mut lua_State, call: &str) -> Result<&'a str, Rai
                 &format!("world:{call}: component names must be UTF-8 text"),
             )
         })
+    }
+}
+
+/// How to name the component of argument 3 (whose text is `name`) to the
+/// host: by the id the host gave for it, asked once per sandbox and kept
+/// in the calling function's upvalue (a table of ids by name, shared by
+/// `get` and `set`), so a loop neither copies nor looks up the name; by
+/// the name if the host has no id for it (it is not registered, or no
+/// world is attached: the call then fails as it would by name).
+unsafe fn component_ref(state: *mut lua_State, name: &str) -> Result<world::Component, Raise> {
+    // SAFETY: the calling closure has the ids table as upvalue 1 (see
+    // `world_api::install`); a raw get neither raises nor allocates. The
+    // new id is stored in a protected call (growing the table allocates).
+    unsafe {
+        let ids = ffi::lua_upvalueindex(1);
+        ffi::lua_pushvalue(state, 3);
+        ffi::lua_rawget(state, ids);
+        let mut is_integer = 0;
+        let known = ffi::lua_tointegerx(state, -1, &mut is_integer);
+        ffi::lua_settop(state, -2);
+        if is_integer != 0
+            && let Ok(id) = u32::try_from(known)
+        {
+            return Ok(world::Component::Id(id));
+        }
+        let Some(id) = world::component_id(name) else {
+            return Ok(world::Component::Name(name.to_owned()));
+        };
+        ffi::lua_pushvalue(state, ids);
+        ffi::lua_pushvalue(state, 3);
+        protected(state, 2, 0, &mut |state| {
+            ffi::lua_pushinteger(state, i64::from(id));
+            ffi::lua_rawset(state, 2);
+            0
+        })?;
+        Ok(world::Component::Id(id))
     }
 }
 

@@ -521,6 +521,54 @@ fn reject_policy_makes_denials_catchable() {
     assert!(f.active("probe"));
 }
 
+/// `world:get`/`world:set` name a component by the id the host gave for
+/// its name after the first call: an id must reach the same component,
+/// and grant nothing the name would not, in every later call.
+#[test]
+fn component_ids_name_the_same_components_and_grant_nothing_more() {
+    let mut f = fixture_with(|r| Policy {
+        on_violation: ViolationPolicy::Reject,
+        ..Policy::allow_all(r)
+    });
+    f.load(
+        "ids",
+        "read = ['Position']\nwrite = ['Position']\nscope = 'all'",
+        r#"
+function on_event(name, e)
+  for i = 1, 3 do
+    local p = world:get(e, "Position")
+    world:set(e, "Position", { x = p.x + 1, y = p.y })
+    print(i, p.x, pcall(world.get, world, e, "Health"))
+    print(pcall(world.set, world, e, "Health", { hp = 0, max = 0 }))
+    print(pcall(world.get, world, e, "Nope"))
+  end
+end"#,
+    );
+    for _ in 0..2 {
+        assert_eq!(f.poke(f.mover)["ids"], Outcome::Ran);
+    }
+    let printed = f.printed();
+    assert_eq!(printed.len(), 18, "{printed:?}");
+    for (n, chunk) in printed.chunks(3).enumerate() {
+        let start = format!("[ids] {}\t{}.0\tfalse\t", n % 3 + 1, n + 1);
+        assert!(chunk[0].starts_with(&start), "{chunk:?}");
+        assert!(
+            chunk[0].ends_with("no read permission for component 'Health'"),
+            "{chunk:?}"
+        );
+        assert!(
+            chunk[1].ends_with("no write permission for component 'Health'"),
+            "{chunk:?}"
+        );
+        assert!(
+            chunk[2].ends_with("no read permission for component 'Nope'"),
+            "{chunk:?}"
+        );
+    }
+    assert_eq!(f.position(f.mover), Position { x: 7.0, y: 2.0 });
+    assert_eq!(f.world.get::<&Health>(f.mover).unwrap().hp, 5);
+}
+
 #[test]
 fn an_uncaught_denial_under_the_reject_policy_is_permission_denied() {
     let mut f = fixture_with(|r| Policy {

@@ -300,6 +300,9 @@ pub struct ComponentRegistry {
     value_caps: BTreeMap<String, usize>,
     /// Components whose values may carry fields their type does not have.
     lenient: BTreeSet<String>,
+    /// Names in registration order: a component's id is its index here.
+    by_id: Vec<String>,
+    ids: BTreeMap<String, u32>,
 }
 
 impl std::fmt::Debug for ComponentRegistry {
@@ -337,6 +340,11 @@ impl ComponentRegistry {
             name.to_owned(),
             Box::new(Typed::<T>(std::marker::PhantomData)),
         );
+        // Past 2^32 components (never in practice) scripts use the name.
+        if let Ok(id) = u32::try_from(self.by_id.len()) {
+            self.by_id.push(name.to_owned());
+            self.ids.insert(name.to_owned(), id);
+        }
         Ok(self)
     }
 
@@ -563,6 +571,19 @@ impl ComponentRegistry {
         name: &str,
     ) -> Result<Vec<Entity>, RegistryError> {
         Ok(self.component(name)?.entities(world))
+    }
+
+    /// The id scripts may name component `name` by (its registration
+    /// order), if it is registered. Ids never change: components are
+    /// only ever added, and a registry is shared frozen (`Arc`).
+    pub(crate) fn id(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    /// The name of the component with id `id`.
+    pub(crate) fn name_of(&self, id: u32) -> Option<&str> {
+        let index = usize::try_from(id).ok()?;
+        self.by_id.get(index).map(String::as_str)
     }
 
     /// Whether a live `entity` has component `name` (no liveness check).

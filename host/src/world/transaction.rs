@@ -296,7 +296,14 @@ impl Transaction {
         self.config.to_vec()
     }
 
-    pub(crate) fn get(&mut self, bits: u64, component: &str) -> Result<Option<Vec<u8>>, Refusal> {
+    pub(crate) fn get(
+        &mut self,
+        bits: u64,
+        component: &ecs::Component,
+    ) -> Result<Option<Vec<u8>>, Refusal> {
+        // Borrowed from the registry, not copied: the name's last use is
+        // before the charge below.
+        let component = named(&self.registry, component)?;
         check_name(component)?;
         let entity = self.entity_for(Operation::Read(component), bits)?;
         let mut out = Vec::new();
@@ -710,6 +717,28 @@ fn check_name(component: &str) -> Result<(), Refusal> {
 
 // The WIT `ecs` interface.
 
+/// The name a per-entity call's component stands for: ids are those of
+/// [`ComponentRegistry::id`], which the guest asked for by name.
+fn named<'a>(
+    registry: &'a ComponentRegistry,
+    component: &'a ecs::Component,
+) -> Result<&'a str, Refusal> {
+    match component {
+        ecs::Component::Name(name) => Ok(name),
+        ecs::Component::Id(id) => registry
+            .name_of(*id)
+            .ok_or_else(|| WorldError::Invalid(format!("no component has id {id}")).into()),
+    }
+}
+
+/// The bytes a component reference copies across the boundary.
+fn sent(component: &ecs::Component) -> usize {
+    match component {
+        ecs::Component::Name(name) => name.len(),
+        ecs::Component::Id(_) => 4,
+    }
+}
+
 /// MessagePack's nil: the config of a sandbox with no world or no config.
 const NIL: u8 = 0xc0;
 
@@ -746,39 +775,54 @@ fn with_transaction<T>(
 }
 
 impl ecs::Host for StoreState {
+    fn component_id(&mut self, name: String) -> wasmtime::Result<Option<u32>> {
+        self.owed.call(name.len());
+        Ok(self
+            .transaction
+            .as_deref()
+            .and_then(|t| t.registry.id(&name)))
+    }
+
     fn get(
         &mut self,
         entity: u64,
-        component: String,
+        component: ecs::Component,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, WorldError>> {
-        with_transaction(self, component.len(), |t| t.get(entity, &component))
+        with_transaction(self, sent(&component), |t| t.get(entity, &component))
     }
 
     fn set(
         &mut self,
         entity: u64,
-        component: String,
+        component: ecs::Component,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WorldError>> {
-        with_transaction(self, component.len() + value.len(), |t| {
-            t.set(entity, &component, &value)
+        with_transaction(self, sent(&component) + value.len(), |t| {
+            let registry = Arc::clone(&t.registry);
+            t.set(entity, named(&registry, &component)?, &value)
         })
     }
 
     fn remove(
         &mut self,
         entity: u64,
-        component: String,
+        component: ecs::Component,
     ) -> wasmtime::Result<Result<bool, WorldError>> {
-        with_transaction(self, component.len(), |t| t.remove(entity, &component))
+        with_transaction(self, sent(&component), |t| {
+            let registry = Arc::clone(&t.registry);
+            t.remove(entity, named(&registry, &component)?)
+        })
     }
 
     fn has(
         &mut self,
         entity: u64,
-        component: String,
+        component: ecs::Component,
     ) -> wasmtime::Result<Result<bool, WorldError>> {
-        with_transaction(self, component.len(), |t| t.has(entity, &component))
+        with_transaction(self, sent(&component), |t| {
+            let registry = Arc::clone(&t.registry);
+            t.has(entity, named(&registry, &component)?)
+        })
     }
 
     fn query(

@@ -5,7 +5,7 @@ use mlua::{Lua, LuaOptions, StdLib};
 
 use crate::exports::moonbox::sandbox::runtime::Config;
 use crate::moonbox::sandbox::console::{self, Channel};
-use crate::{depth, world_api};
+use crate::{depth, engine_api, world_api};
 
 /// Libraries loaded besides `base`. Never `io`, `os`, `debug` or `package`.
 fn libraries() -> StdLib {
@@ -46,6 +46,7 @@ pub fn prepare() -> mlua::Result<Lua> {
     lua.set_named_registry_value(DEFINE_MODULE, define_module)?;
     lua.set_named_registry_value(CONFIGURE, configure)?;
     world_api::install(&lua)?;
+    engine_api::install(&lua)?;
     Ok(lua)
 }
 

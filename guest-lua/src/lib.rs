@@ -10,6 +10,7 @@
 //! image and only applies its own settings.
 
 mod depth;
+mod engine_api;
 mod environment;
 mod errors;
 mod limits;

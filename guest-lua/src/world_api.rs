@@ -117,7 +117,9 @@ fn failed(lua: &Lua, call: &str, error: WorldError) -> mlua::Error {
 pub fn failure_message(call: &str, error: WorldError) -> String {
     match error {
         WorldError::Denied(why) => format!("world:{call}: permission denied: {why}"),
-        WorldError::Invalid(why) | WorldError::Unavailable(why) => format!("world:{call}: {why}"),
+        WorldError::Invalid(why) | WorldError::Unavailable(why) | WorldError::Failed(why) => {
+            format!("world:{call}: {why}")
+        }
         WorldError::NoEntity(entity) => {
             format!("world:{call}: no such entity {}", entity_to_lua(entity))
         }

@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use hecs::{Entity, World};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::engine_api::{CallContext, EngineFunctions, FunctionError};
 
 use crate::mods::{LoadError, LoadedMod, ModSource, Policy, ScriptManager};
 use crate::runtime::console::Console;
@@ -62,6 +65,7 @@ pub struct MoonboxBuilder {
     seed: u64,
     engine: Option<ScriptEngine>,
     engine_config: EngineConfig,
+    functions: EngineFunctions,
 }
 
 impl MoonboxBuilder {
@@ -92,6 +96,28 @@ impl MoonboxBuilder {
         self
     }
 
+    /// Offers `function` to mods as `engine.<name>` (see
+    /// [`EngineFunctions::register`]); mods need the grant
+    /// `[permissions] call = ["<name>"]`.
+    ///
+    /// # Errors
+    /// [`FunctionError`] for a name that is not a Lua name or is taken.
+    pub fn function<A, R, E, F>(
+        mut self,
+        name: &str,
+        cost: u64,
+        function: F,
+    ) -> Result<Self, FunctionError>
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+        E: std::fmt::Display,
+        F: Fn(&CallContext<'_>, A) -> Result<R, E> + Send + Sync + 'static,
+    {
+        self.functions.register(name, cost, function)?;
+        Ok(self)
+    }
+
     /// Makes the host: compiles the guest unless an engine was given.
     ///
     /// # Errors
@@ -103,6 +129,7 @@ impl MoonboxBuilder {
         };
         let mut manager = ScriptManager::new(engine, self.registry, self.policy);
         manager.set_seed(self.seed);
+        manager.set_functions(self.functions);
         Ok(Moonbox {
             manager,
             system: ScriptSystem::new(),
@@ -118,6 +145,7 @@ impl Moonbox {
             policy: Policy::default(),
             seed: 0,
             engine: None,
+            functions: EngineFunctions::new(),
             engine_config: EngineConfig::default(),
         }
     }

@@ -34,6 +34,7 @@
 //! [`ScriptSystem`]) are public for engines that need them separately.
 //! `docs/architecture.md` maps the modules.
 
+mod engine_api;
 mod host;
 mod mods;
 mod replay;
@@ -44,6 +45,10 @@ mod world;
 #[cfg(feature = "demo")]
 pub mod demo;
 
+pub use engine_api::{
+    CallContext, Command, CommandError, EngineFunctions, FunctionError, MAX_COMMAND_BYTES_PER_CALL,
+    MAX_COMMANDS_PER_CALL,
+};
 pub use host::{Moonbox, MoonboxBuilder};
 pub use mods::{
     Budget, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, DEFAULT_MAX_WORLD_BYTES, LoadError,
@@ -74,7 +79,7 @@ pub use world::file::{MAX_WORLD_ENTITIES, WorldFileError, world_from_json, world
 pub use world::hash::world_hash;
 pub use world::holdings::HELD_ENTITY_BYTES;
 pub use world::permissions::{
-    ComponentAccess, Denied, EntityFacts, EntityScope, Operation, Permissions,
+    ANY_NAME, ComponentAccess, Denied, EntityFacts, EntityScope, Operation, Permissions,
 };
 pub use world::registry::{ComponentRegistry, DEFAULT_MAX_VALUE_BYTES, RegistryError};
 pub use world::transaction::{

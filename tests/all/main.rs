@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod determinism;
 mod engine;
+mod engine_api;
 mod errors;
 mod faults;
 mod host;

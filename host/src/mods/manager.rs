@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{LoadError, ModSource, Policy};
+use crate::engine_api::EngineFunctions;
 use crate::runtime::engine::ScriptEngine;
 use crate::runtime::error::ScriptError;
 use crate::runtime::limits::Limits;
@@ -76,6 +77,7 @@ pub struct LoadedMod {
     /// that had to reload.
     earlier: ModStats,
     registry: Arc<ComponentRegistry>,
+    functions: Arc<EngineFunctions>,
     on_violation: ViolationPolicy,
     quota: WorldQuota,
     disable_on_error: bool,
@@ -146,6 +148,9 @@ impl LoadedMod {
     pub(crate) fn registry_arc(&self) -> Arc<ComponentRegistry> {
         Arc::clone(&self.registry)
     }
+    pub(crate) fn functions_arc(&self) -> Arc<EngineFunctions> {
+        Arc::clone(&self.functions)
+    }
     pub(crate) fn on_violation(&self) -> ViolationPolicy {
         self.on_violation
     }
@@ -197,6 +202,7 @@ impl LoadedMod {
 pub struct ScriptManager {
     engine: ScriptEngine,
     registry: Arc<ComponentRegistry>,
+    functions: Arc<EngineFunctions>,
     policy: Policy,
     seed: u64,
     mods: BTreeMap<String, LoadedMod>,
@@ -208,6 +214,7 @@ impl ScriptManager {
         Self {
             engine,
             registry,
+            functions: Arc::default(),
             policy,
             seed: 0,
             mods: BTreeMap::new(),
@@ -218,6 +225,18 @@ impl ScriptManager {
     /// stream, fixed by the seed and its name). Affects mods loaded later.
     pub fn set_seed(&mut self, seed: u64) {
         self.seed = seed;
+    }
+
+    /// Sets the functions the engine offers mods ([`EngineFunctions`]).
+    /// Affects mods loaded later: a mod's grant of `call` is checked
+    /// against these when it loads.
+    pub fn set_functions(&mut self, functions: impl Into<Arc<EngineFunctions>>) {
+        self.functions = functions.into();
+    }
+
+    /// The functions the engine offers mods.
+    pub fn functions(&self) -> &Arc<EngineFunctions> {
+        &self.functions
     }
 
     /// The component registry.
@@ -371,6 +390,17 @@ impl ScriptManager {
                 self.registry.names().collect::<Vec<_>>().join(", ")
             )));
         }
+        if let Some(unknown) = requested.calls.iter().find(|f| !self.functions.contains(f)) {
+            let known: Vec<&str> = self.functions.names().collect();
+            return Err(rejected(format!(
+                "requests unknown engine function '{unknown}' (known: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
         let granted = requested.intersect(&self.policy.allowed);
         let limits = self
             .policy
@@ -413,6 +443,7 @@ impl ScriptManager {
             stats: ModStats::default(),
             earlier: ModStats::default(),
             registry: Arc::clone(&self.registry),
+            functions: Arc::clone(&self.functions),
             on_violation: self.policy.on_violation,
             quota: self.policy.world_quota(&manifest.budget),
             disable_on_error: self.policy.disable_on_error,

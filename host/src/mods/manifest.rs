@@ -18,6 +18,8 @@ use crate::world::permissions::{ComponentAccess, EntityScope, Permissions};
 /// spawn = false
 /// despawn = false
 /// scope = "all"              # "all", "spawned" (default) or "tag:Component"
+/// call = ["raycast"]         # engine functions it calls
+/// emit = ["play_sound"]      # commands it emits to the engine
 ///
 /// [budget]
 /// fuel_per_call = 20_000_000 # per handler call (was `fuel_per_tick`)
@@ -73,6 +75,12 @@ pub struct RequestedPermissions {
     /// `all`, `spawned` or `tag:Component`.
     #[serde(default)]
     pub scope: Option<String>,
+    /// Engine functions it wants to call.
+    #[serde(default)]
+    pub call: Vec<String>,
+    /// Commands it wants to emit to the engine.
+    #[serde(default)]
+    pub emit: Vec<String>,
 }
 
 /// The `[budget]` table of a manifest; what is left out gets the policy's default.
@@ -265,6 +273,24 @@ impl RequestedPermissions {
                 }
             },
         };
+        for (field, names, granted) in [
+            ("permissions.call", &self.call, &mut permissions.calls),
+            ("permissions.emit", &self.emit, &mut permissions.emits),
+        ] {
+            for name in names {
+                if !crate::engine_api::is_engine_name(name) {
+                    return Err(ManifestError::invalid(
+                        field,
+                        format!(
+                            "{field} entry '{}' must be a Lua name of at most {} bytes",
+                            crate::engine_api::printable(name),
+                            crate::engine_api::MAX_NAME_LEN
+                        ),
+                    ));
+                }
+                granted.insert(name.clone());
+            }
+        }
         Ok(permissions)
     }
 }

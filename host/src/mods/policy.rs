@@ -3,7 +3,7 @@
 use crate::mods::manifest::Budget;
 use crate::runtime::limits::{DEFAULT_MEMORY, Limits};
 use crate::world::WorldQuota;
-use crate::world::permissions::{ComponentAccess, EntityScope, Permissions};
+use crate::world::permissions::{ANY_NAME, ComponentAccess, EntityScope, Permissions};
 use crate::world::registry::ComponentRegistry;
 use crate::world::transaction::ViolationPolicy;
 
@@ -86,8 +86,9 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// A policy that allows everything on every component of `registry`:
-    /// mods get exactly what they ask for. For trusted mods and demos.
+    /// A policy that allows everything on every component of `registry`,
+    /// every engine function and every command: mods get exactly what
+    /// they ask for. For trusted mods and demos.
     pub fn allow_all(registry: &ComponentRegistry) -> Self {
         let mut allowed = Permissions::none();
         for name in registry.names() {
@@ -98,6 +99,8 @@ impl Policy {
         allowed.spawn = true;
         allowed.despawn = true;
         allowed.scope = EntityScope::All;
+        allowed.calls.insert(ANY_NAME.to_owned());
+        allowed.emits.insert(ANY_NAME.to_owned());
         Self {
             allowed,
             ..Self::default()

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::ScriptError;
+use crate::{Command, ScriptError};
 
 /// What happened to one mod in one tick or event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TickReport {
     outcomes: Vec<(Arc<str>, Outcome)>,
+    commands: Vec<Command>,
 }
 
 impl TickReport {
@@ -67,6 +68,17 @@ impl TickReport {
             })
     }
 
+    /// The commands mods emitted in calls that committed: mods in the
+    /// order they ran, each mod's in the order emitted. A call that failed
+    /// (error, limit, violation) delivers none of its commands.
+    pub fn commands(&self) -> &[Command] {
+        &self.commands
+    }
+
+    pub(crate) fn extend_commands(&mut self, commands: Vec<Command>) {
+        self.commands.extend(commands);
+    }
+
     /// How many mods ran.
     pub fn len(&self) -> usize {
         self.outcomes.len()
@@ -79,6 +91,7 @@ impl TickReport {
 
     pub(crate) fn clear(&mut self) {
         self.outcomes.clear();
+        self.commands.clear();
     }
 
     pub(crate) fn push(&mut self, name: &Arc<str>, outcome: Outcome) {

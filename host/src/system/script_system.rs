@@ -199,6 +199,8 @@ impl ScriptSystem {
             config: loaded.config_arc(),
             on_violation: loaded.on_violation(),
             quota: loaded.world_quota(),
+            functions: loaded.functions_arc(),
+            mod_name: Arc::clone(loaded.name_arc()),
         };
         let sandbox = loaded.sandbox_mut();
         sandbox.attach(Box::new(Transaction::new(std::mem::take(world), inputs)));
@@ -213,6 +215,7 @@ impl ScriptSystem {
                 let finished = transaction.finish(result.is_ok());
                 *world = finished.world;
                 *links = finished.holdings;
+                self.report.extend_commands(finished.commands);
                 result
             }
             // The transaction lives in the store's data, which survives even

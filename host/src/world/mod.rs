@@ -3,6 +3,7 @@
 //! [`Transaction`] (which also implements the WIT `ecs` host functions), and the
 //! world's hash and JSON file form.
 
+mod decode_error;
 pub(crate) mod file;
 mod finite;
 pub(crate) mod hash;
@@ -11,5 +12,6 @@ pub(crate) mod permissions;
 pub(crate) mod registry;
 pub(crate) mod transaction;
 
+pub(crate) use decode_error::describe as describe_decode_error;
 pub(crate) use holdings::Holdings;
 pub(crate) use transaction::{Transaction, TransactionInputs, WorldQuota};

@@ -1,7 +1,7 @@
 //! What a script may do to the world: the one place every world access is
 //! checked.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Access to one component type (named apart from `hecs::Access`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -55,7 +55,15 @@ pub enum Operation<'a> {
     Spawn,
     /// Destroy an entity.
     Despawn,
+    /// Call the engine function of this name.
+    Call(&'a str),
+    /// Emit the command of this name to the engine.
+    Emit(&'a str),
 }
+
+/// In [`Permissions::calls`] or [`Permissions::emits`]: every name. For
+/// policies ([`crate::Policy::allow_all`]); a manifest cannot ask for it.
+pub const ANY_NAME: &str = "*";
 
 /// Facts about an entity that decide whether it is in a script's scope.
 pub trait EntityFacts {
@@ -80,6 +88,18 @@ pub enum Denied {
     /// Spawning or despawning is not granted.
     #[error("no permission to {0}")]
     Lifecycle(&'static str),
+    /// Calling this engine function is not granted.
+    #[error("no permission to call engine function '{function}'")]
+    Call {
+        /// The function's name.
+        function: String,
+    },
+    /// Emitting this command is not granted.
+    #[error("no permission to emit command '{command}'")]
+    Emit {
+        /// The command's name.
+        command: String,
+    },
     /// The entity is outside the script's entity scope.
     #[error("entity {entity} is outside this script's scope")]
     OutOfScope {
@@ -108,6 +128,10 @@ pub struct Permissions {
     pub despawn: bool,
     /// Which entities it may touch.
     pub scope: EntityScope,
+    /// The engine functions it may call ([`ANY_NAME`]: all).
+    pub calls: BTreeSet<String>,
+    /// The commands it may emit to the engine ([`ANY_NAME`]: all).
+    pub emits: BTreeSet<String>,
 }
 
 impl Permissions {
@@ -158,7 +182,23 @@ impl Permissions {
             spawn: self.spawn && other.spawn,
             despawn: self.despawn && other.despawn,
             scope,
+            calls: names_in_both(&self.calls, &other.calls),
+            emits: names_in_both(&self.emits, &other.emits),
         }
+    }
+
+    /// Grants calling engine function `name` ([`ANY_NAME`]: all).
+    #[must_use]
+    pub fn with_call(mut self, name: &str) -> Self {
+        self.calls.insert(name.to_owned());
+        self
+    }
+
+    /// Grants emitting command `name` ([`ANY_NAME`]: all).
+    #[must_use]
+    pub fn with_emit(mut self, name: &str) -> Self {
+        self.emits.insert(name.to_owned());
+        self
     }
 
     /// Checks an operation that concerns no particular entity.
@@ -177,6 +217,12 @@ impl Permissions {
             }),
             Operation::Spawn if !self.spawn => Err(Denied::Lifecycle("spawn")),
             Operation::Despawn if !self.despawn => Err(Denied::Lifecycle("despawn")),
+            Operation::Call(name) if !names_grant(&self.calls, name) => Err(Denied::Call {
+                function: name.to_owned(),
+            }),
+            Operation::Emit(name) if !names_grant(&self.emits, name) => Err(Denied::Emit {
+                command: name.to_owned(),
+            }),
             _ => Ok(()),
         }
     }
@@ -215,5 +261,19 @@ impl Permissions {
             EntityScope::Spawned => facts.spawned_by_script(),
             EntityScope::Tagged(tag) => facts.spawned_by_script() || facts.has_component(tag),
         }
+    }
+}
+
+/// Whether a set of granted names ([`ANY_NAME`] for all) includes `name`.
+fn names_grant(granted: &BTreeSet<String>, name: &str) -> bool {
+    granted.contains(name) || granted.contains(ANY_NAME)
+}
+
+/// The names both sets grant.
+fn names_in_both(a: &BTreeSet<String>, b: &BTreeSet<String>) -> BTreeSet<String> {
+    match (a.contains(ANY_NAME), b.contains(ANY_NAME)) {
+        (true, _) => b.clone(),
+        (false, true) => a.clone(),
+        (false, false) => a.intersection(b).cloned().collect(),
     }
 }

@@ -22,6 +22,8 @@ use hecs::{Entity, World};
 use super::holdings::Holdings;
 use super::permissions::{Denied, EntityFacts, EntityScope, Operation, Permissions};
 use super::registry::{ComponentRegistry, Previous, RegistryError};
+use crate::engine_api::functions::CallFailure;
+use crate::engine_api::{CallContext, Command, CommandQueue, EngineFunctions};
 use crate::runtime::bindings::{FrameInfo, QueryPage, WorldError, moonbox::sandbox::ecs};
 use crate::runtime::error::ScriptError;
 use crate::runtime::meter::{FuelOwed, price, priced};
@@ -115,6 +117,10 @@ pub(crate) struct Transaction {
     denials: Vec<String>,
     /// Fuel for the host work of world calls, moved to the store after each.
     work: FuelOwed,
+    functions: Arc<EngineFunctions>,
+    mod_name: Arc<str>,
+    /// Commands emitted, delivered if the call commits.
+    commands: CommandQueue,
 }
 
 /// Most denials a call remembers; one is enough to classify its error.
@@ -134,6 +140,8 @@ struct Query {
 pub(crate) struct Finished {
     pub(crate) world: World,
     pub(crate) holdings: Holdings,
+    /// The commands of a committed call; none after a rollback.
+    pub(crate) commands: Vec<Command>,
 }
 
 /// How much a mod may make the world hold through its calls.
@@ -156,6 +164,8 @@ pub(crate) struct TransactionInputs {
     pub(crate) config: Arc<[u8]>,
     pub(crate) on_violation: ViolationPolicy,
     pub(crate) quota: WorldQuota,
+    pub(crate) functions: Arc<EngineFunctions>,
+    pub(crate) mod_name: Arc<str>,
 }
 
 /// Scope facts about one entity, gathered before the permission check.
@@ -198,6 +208,9 @@ impl Transaction {
             first_query: 0,
             denials: Vec::new(),
             work: FuelOwed::default(),
+            functions: inputs.functions,
+            mod_name: inputs.mod_name,
+            commands: CommandQueue::default(),
         }
     }
 
@@ -285,7 +298,50 @@ impl Transaction {
         Finished {
             world: self.world,
             holdings: self.holdings,
+            commands: if commit {
+                self.commands.into_commands()
+            } else {
+                Vec::new()
+            },
         }
+    }
+
+    /// Calls engine function `name` for the mod: checked against its
+    /// grant, charged its declared cost (the bytes are charged by the
+    /// caller), given the world as this call has left it.
+    pub(crate) fn call_function(&mut self, name: &str, args: &[u8]) -> Result<Vec<u8>, Refusal> {
+        self.permissions.check(Operation::Call(name))?;
+        let functions = Arc::clone(&self.functions);
+        let Some(function) = functions.get(name) else {
+            return Err(WorldError::Invalid(format!(
+                "no engine function '{}'",
+                crate::engine_api::printable(name)
+            ))
+            .into());
+        };
+        self.work.add(function.cost);
+        let context = CallContext::new(&self.mod_name, self.frame.tick, &self.world);
+        let result = function
+            .call(&context, args)
+            .map_err(|failure| match failure {
+                CallFailure::Arguments(why) => WorldError::Invalid(format!("bad arguments: {why}")),
+                CallFailure::Failed(why) => {
+                    WorldError::Failed(crate::runtime::console::bounded(why))
+                }
+            })?;
+        // The result crosses back into the sandbox: its bytes are the mod's to pay.
+        self.work.add(priced(result.len(), price.byte));
+        Ok(result)
+    }
+
+    /// Queues command `name` for the engine, delivered if the call commits.
+    pub(crate) fn emit(&mut self, name: &str, data: &[u8]) -> Result<(), Refusal> {
+        self.permissions.check(Operation::Emit(name))?;
+        self.charge_values(1, data.len());
+        let mod_name = Arc::clone(&self.mod_name);
+        self.commands
+            .push(&mod_name, name, data)
+            .map_err(Refusal::Limit)
     }
 
     pub(crate) fn frame(&self) -> FrameInfo {
@@ -744,7 +800,7 @@ const NIL: u8 = 0xc0;
 
 /// Runs `call` against the attached transaction, charging the guest for the
 /// call (`bytes` of arguments and results copied) and for the work it did.
-fn with_transaction<T>(
+pub(crate) fn with_transaction<T>(
     state: &mut StoreState,
     bytes: usize,
     call: impl FnOnce(&mut Transaction) -> Result<T, Refusal>,

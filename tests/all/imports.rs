@@ -23,6 +23,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "the world API, permission-checked per call",
     ),
     (
+        "moonbox:sandbox/engine@0.1.0",
+        "engine functions and commands, grant-checked per call, paid in fuel",
+    ),
+    (
         "moonbox:sandbox/meter@0.1.0",
         "charges fuel for unwinding (Lua errors)",
     ),

@@ -788,7 +788,8 @@ fn a_world_get_that_runs_out_of_lua_memory_is_a_catchable_error() {
         r#"
 function on_event(name, e)
   -- Fill the heap until even a small table does not fit, then ask for one.
-  local hog, failures = {}, 0
+  -- `last` is local: a new global would grow _G while no memory is left.
+  local hog, failures, last = {}, 0, nil
   pcall(function()
     while true do hog[#hog + 1] = {} end
   end)
@@ -966,7 +967,7 @@ fn a_query_step_that_runs_out_of_lua_memory_is_a_catchable_error() {
         r#"
 function on_tick()
   local it = world:query("Position", "Health")
-  local hog, failures, rows = {}, 0, 0
+  local hog, failures, rows, last = {}, 0, 0, nil
   pcall(function()
     while true do hog[#hog + 1] = {} end
   end)

@@ -69,10 +69,10 @@ impl Command {
     /// # Errors
     /// [`CommandError`] if it does not.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, CommandError> {
-        rmp_serde::from_slice(&self.data).map_err(|e| CommandError {
+        crate::world::from_msgpack(&self.data).map_err(|reason| CommandError {
             mod_name: self.mod_name.to_string(),
             command: self.name.clone(),
-            reason: crate::world::describe_decode_error(&e),
+            reason,
         })
     }
 

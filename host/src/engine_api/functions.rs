@@ -162,8 +162,7 @@ impl EngineFunctions {
             });
         }
         let call = move |context: &CallContext<'_>, args: &[u8]| {
-            let args: A = rmp_serde::from_slice(args)
-                .map_err(|e| CallFailure::Arguments(crate::world::describe_decode_error(&e)))?;
+            let args: A = crate::world::from_msgpack(args).map_err(CallFailure::Arguments)?;
             let result = function(context, args).map_err(|e| CallFailure::Failed(e.to_string()))?;
             rmp_serde::encode::to_vec_named(&result)
                 .map_err(|e| CallFailure::Failed(format!("its result cannot be encoded: {e}")))

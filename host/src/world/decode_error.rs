@@ -3,12 +3,56 @@
 
 use rmp::Marker;
 use rmp_serde::decode::Error;
+use serde::de::DeserializeOwned;
+use serde_path_to_error::{Path, Segment};
+
+/// Decodes one MessagePack value a mod sent as a `T`; an error says what
+/// is wrong and where, in Lua's words (`field 'hp': got a string`).
+pub(crate) fn from_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let mut deserializer = rmp_serde::Deserializer::new(bytes);
+    serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| describe_at(e.path(), e.inner()))
+}
+
+/// [`describe`], naming the field `path` leads to, if any.
+pub(crate) fn describe_at(path: &Path, error: &Error) -> String {
+    let mut place = String::new();
+    for segment in path {
+        match segment {
+            // Lua counts from 1.
+            Segment::Seq { index } => place.push_str(&format!("[{}]", index + 1)),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !place.is_empty() {
+                    place.push('.');
+                }
+                place.push_str(&short(key));
+            }
+            Segment::Unknown => place.push('?'),
+        }
+    }
+    // serde names a missing field itself, one level below the path.
+    let what = describe(error);
+    if place.is_empty() {
+        what
+    } else {
+        format!("field '{}': {what}", crate::terminal_safe(&place))
+    }
+}
+
+/// A key from untrusted input, cut to 64 characters.
+fn short(key: &str) -> String {
+    let mut cut: String = key.chars().take(64).collect();
+    if cut.len() < key.len() {
+        cut.push_str("...");
+    }
+    cut
+}
 
 /// What is wrong with a value a mod sent, for its author.
 pub(crate) fn describe(error: &Error) -> String {
     match error {
         Error::TypeMismatch(marker) => {
-            format!("got {}, which does not fit here", lua_kind(*marker))
+            format!("got {}, which does not fit", lua_kind(*marker))
         }
         Error::OutOfRange => "a number is out of range for its field".into(),
         Error::LengthMismatch(n) => format!("expected a list of {n} items"),
@@ -87,19 +131,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn serde_words_become_lua_words() {
-        let error: Result<f32, _> = rmp_serde::from_slice(&[0x81, 0xa1, b'x', 0x01]);
-        let text = describe(&error.unwrap_err());
-        assert!(text.contains("table") && !text.contains("marker"), "{text}");
+    fn serde_words_become_lua_words_and_fields_are_named() {
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
         struct Health {
             hp: i32,
+            tags: Vec<String>,
         }
-        let error: Result<Health, _> = rmp_serde::from_slice(&[0x81, 0xa2, b'h', b'p', 0xa1, b'x']);
-        let text = describe(&error.unwrap_err());
-        assert_eq!(text, "got string \"x\", expected an integer");
-        let error: Result<Health, _> = rmp_serde::from_slice(&[0x80]);
-        assert_eq!(describe(&error.unwrap_err()), "missing field 'hp'");
+        // {"hp": {"x": 1}}: a table where an integer goes.
+        let text =
+            from_msgpack::<Health>(&[0x81, 0xa2, b'h', b'p', 0x81, 0xa1, b'x', 0x01]).unwrap_err();
+        assert_eq!(text, "field 'hp': got a table, which does not fit");
+        // {"hp": 1, "tags": ["a", 2]}: the second tag, counted from 1.
+        let text = from_msgpack::<Health>(&[
+            0x82, 0xa2, b'h', b'p', 0x01, 0xa4, b't', b'a', b'g', b's', 0x92, 0xa1, b'a', 0x02,
+        ])
+        .unwrap_err();
+        assert_eq!(
+            text,
+            "field 'tags[2]': got the integer '2', expected a string"
+        );
+        assert_eq!(
+            from_msgpack::<Health>(&[0x80]).unwrap_err(),
+            "missing field 'hp'"
+        );
+        let text = from_msgpack::<f32>(&[0x81, 0xa1, b'x', 0x01]).unwrap_err();
+        assert!(!text.contains("marker") && text.contains("table"), "{text}");
     }
 }

@@ -222,16 +222,18 @@ where
     ) -> Result<Box<dyn Decoded>, RegistryError> {
         let mut rest = bytes;
         let mut deserializer = rmp_serde::Deserializer::new(&mut rest);
+        let mut track = serde_path_to_error::Track::new();
+        let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);
         let mut unknown = None;
         let value = if strict {
             // Records the first key the type ignored; the value is refused.
-            serde_ignored::deserialize(&mut deserializer, |path| {
+            serde_ignored::deserialize(tracked, |path| {
                 unknown.get_or_insert_with(|| path.to_string());
             })
         } else {
-            T::deserialize(&mut deserializer)
+            T::deserialize(tracked)
         }
-        .map_err(|e| invalid(name, &e))?;
+        .map_err(|e| invalid(name, &super::describe_at(&track.path(), &e)))?;
         if let Some(path) = unknown {
             return Err(invalid(
                 name,

@@ -97,9 +97,20 @@ attacks! {
     getfenv_is_absent: Expect::Runtime, "print(getfenv(0))";
     legacy_and_unsafe_functions_are_nil: Expect::Prints(&["nil\tnil\tnil\tnil\tnil\tnil"]),
         "print(loadstring, unpack, module, gcinfo, newproxy, rawget(_G, 'debug'))";
-    collectgarbage_cannot_stop_the_collector: Expect::Runtime, "collectgarbage('stop')";
-    collectgarbage_cannot_switch_modes: Expect::Runtime, "collectgarbage('generational')";
-    collectgarbage_cannot_retune: Expect::Runtime, "collectgarbage('setpause', 1000)";
+    // The collector's mode and tuning are the script's; its cap is not.
+    collectgarbage_modes_and_tuning_are_accepted: Expect::Prints(&["incremental\tgenerational\ttrue\tfalse\ttrue"]),
+        "local a = collectgarbage('generational', 20, 100) local b = collectgarbage('incremental', 1000, 400, 13) \
+         collectgarbage('setpause', 100000) collectgarbage('setstepmul', 0) \
+         local x = collectgarbage('step', 1e9) collectgarbage('stop') local r = collectgarbage('isrunning') \
+         collectgarbage('restart') print(a, b, x ~= nil, r, collectgarbage('isrunning'))";
+    collectgarbage_stopped_still_stops_at_the_cap: Expect::Limit(Memory),
+        "collectgarbage('stop') local t = {} while true do t[#t + 1] = {} end";
+    collectgarbage_generational_still_stops_at_the_cap: Expect::Limit(Memory),
+        "collectgarbage('generational', 1, 1000) local t = {} while true do t[#t + 1] = {} end";
+    collectgarbage_stopped_garbage_is_still_reclaimed_in_an_emergency: Expect::Prints(&["done"]),
+        "collectgarbage('stop') local unit = string.rep('x', 1000) \
+         for i = 1, 30 do local s = string.rep(unit, 200 + i) end print('done')";
+    collectgarbage_unknown_options_are_errors: Expect::Runtime, "collectgarbage('explode')";
     string_metatable_tampering_finds_nothing: Expect::Prints(&["nil"]),
         "getmetatable('').__index = function(s, k) return os end print(('abc').execute)";
     string_metatable_tampering_stays_in_its_sandbox: Expect::Runtime,

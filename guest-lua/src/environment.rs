@@ -47,6 +47,13 @@ pub fn prepare() -> mlua::Result<Lua> {
     lua.set_named_registry_value(CONFIGURE, configure)?;
     world_api::install(&lua)?;
     engine_api::install(&lua)?;
+    // `fuel_left()`: what the running call has left, for work paced by hand.
+    lua.globals().raw_set(
+        "fuel_left",
+        lua.create_function(|_, ()| {
+            Ok(i64::try_from(crate::moonbox::sandbox::meter::fuel_left()).unwrap_or(i64::MAX))
+        })?,
+    )?;
     Ok(lua)
 }
 

@@ -278,3 +278,16 @@ fn run_output_is_exact_when_piped_and_errors_are_escaped() {
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
     assert!(stderr.contains("x\\u{1b}[2Jy"), "{stderr}");
 }
+
+#[test]
+fn fuel_left_is_identical_across_processes() {
+    let (_dir, path) = script(
+        "pace.lua",
+        b"local seen = {} for i = 1, 50 do local t = {} for j = 1, i * 10 do t[j] = j end seen[i] = fuel_left() end print(table.concat(seen, ','))",
+    );
+    let (_, first) = json_run(&path, &[]);
+    let (_, second) = json_run(&path, &[]);
+    assert_eq!(first["output"], second["output"]);
+    let output = first["output"].to_string();
+    assert!(output.matches(',').count() == 49, "{output}");
+}

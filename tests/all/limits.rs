@@ -333,3 +333,36 @@ fn every_lua_error_thrown_pays_for_its_unwinding() {
         "{quiet} vs {throwing}"
     );
 }
+
+/// `fuel_left()` tells a script what its call has left: the budget less
+/// what it used so far, host work included, the same on every run.
+#[test]
+fn fuel_left_is_the_budget_less_what_the_call_used() {
+    let script = b"local a = fuel_left() local t = {} for i = 1, 2000 do t[i] = tostring(i) end \
+                   local b = fuel_left() print(a > b, math.type(b)) last = b";
+    let mut sandbox = sandbox_with(quick_limits());
+    sandbox.run("pace.lua", script).unwrap();
+    assert_eq!(printed(&sandbox), ["true\tinteger"]);
+    let used = sandbox.last_fuel_used();
+    let mut again = sandbox_with(quick_limits());
+    again.run("pace.lua", script).unwrap();
+    assert_eq!(again.last_fuel_used(), used, "deterministic");
+    // What was left at `fuel_left()` is what the rest of the call did not
+    // use: here the `print` after it (a console line: a host call, its
+    // bytes and the string work), under 20,000 units.
+    let probe = b"print(fuel_left())";
+    let mut fresh = sandbox_with(quick_limits());
+    fresh.run("probe.lua", probe).unwrap();
+    let left: u64 = printed(&fresh)[0].parse().unwrap();
+    let spent = quick_limits().fuel - left;
+    assert!(
+        spent <= fresh.last_fuel_used(),
+        "{spent} > {}",
+        fresh.last_fuel_used()
+    );
+    assert!(
+        fresh.last_fuel_used() - spent < 20_000,
+        "{spent} vs {}",
+        fresh.last_fuel_used()
+    );
+}

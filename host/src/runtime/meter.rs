@@ -92,6 +92,11 @@ impl FuelOwed {
         self.add(grown.div_ceil(WASM_PAGE).saturating_mul(price.memory_page));
     }
 
+    /// The debt, still owed.
+    pub(crate) fn pending(&self) -> u64 {
+        self.0
+    }
+
     /// The debt, leaving none.
     pub(crate) fn take(&mut self) -> u64 {
         std::mem::take(&mut self.0)
@@ -112,11 +117,15 @@ pub(crate) fn install(store: &mut Store<StoreState>) {
 }
 
 fn collect(mut store: StoreContextMut<'_, StoreState>, hook: CallHook) -> wasmtime::Result<()> {
-    if !matches!(
-        hook,
-        CallHook::ReturningFromHost | CallHook::ReturningFromWasm
-    ) {
-        return Ok(());
+    match hook {
+        CallHook::ReturningFromHost | CallHook::ReturningFromWasm => {}
+        // What `fuel-left` reports: host functions see only the store's data.
+        CallHook::CallingHost => {
+            let left = store.get_fuel()?;
+            store.data_mut().fuel_at_host_call = left;
+            return Ok(());
+        }
+        CallHook::CallingWasm => return Ok(()),
     }
     let state = store.data_mut();
     let owed = state.owed.take().saturating_add(state.memory.owed.take());

@@ -33,6 +33,8 @@ pub(crate) struct StoreState {
     pub(crate) queries_opened: u32,
     /// Fuel for host work the guest has caused and not yet paid.
     pub(crate) owed: FuelOwed,
+    /// The store's fuel when the guest last called the host.
+    pub(crate) fuel_at_host_call: u64,
 }
 
 impl StoreState {
@@ -50,6 +52,7 @@ impl StoreState {
             transaction: None,
             queries_opened: 0,
             owed: FuelOwed::default(),
+            fuel_at_host_call: 0,
         }
     }
 
@@ -98,5 +101,14 @@ impl meter::Host for StoreState {
         self.owed.call(0);
         self.owed.add(bytes.saturating_mul(price.byte));
         Ok(())
+    }
+
+    fn fuel_left(&mut self) -> Result<u64> {
+        self.owed.call(0);
+        let owed = self
+            .owed
+            .pending()
+            .saturating_add(self.memory.owed.pending());
+        Ok(self.fuel_at_host_call.saturating_sub(owed))
     }
 }

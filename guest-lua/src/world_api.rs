@@ -1,7 +1,7 @@
 //! The `world` global: the Lua face of the WIT `world` interface.
 //!
 //! Entities are Lua integers (the host's entity bits); component values are
-//! plain tables, converted by `value.rs`. Errors are Lua errors carrying the
+//! Lua values (tables, numbers, strings), converted by `value.rs`. Errors are Lua errors carrying the
 //! caller's position, so a mod's author sees the line of the failing call.
 
 use mlua::{Function, Lua, Table, Value, ffi};

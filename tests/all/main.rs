@@ -29,5 +29,6 @@ mod replay;
 mod security;
 mod semantics;
 mod support;
+mod value_shapes;
 mod world;
 mod world_batch;

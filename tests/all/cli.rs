@@ -291,3 +291,34 @@ fn fuel_left_is_identical_across_processes() {
     let output = first["output"].to_string();
     assert!(output.matches(',').count() == 49, "{output}");
 }
+
+#[test]
+fn sim_prints_the_commands_mods_emitted_escaped_and_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("beeper");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("mod.toml"),
+        "name = 'beeper'\nversion = '1'\n[permissions]\nemit = ['play_sound']\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("main.lua"),
+        "function on_tick() if world:tick() % 2 == 0 then engine.emit('play_sound', { name = 'beep\\27[2J' }) end end",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let out = moonbox(&["sim", path, "--ticks", "30"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("commands: 15 (beeper 15), last 10:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("tick 30 [beeper] play_sound"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+    let out = moonbox(&["sim", path, "--ticks", "30", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["commands"]["beeper"], 15);
+    assert_eq!(report["commands_tail"][9]["tick"], 30);
+    assert_eq!(report["commands_tail"][9]["data"]["name"], "beep\u{1b}[2J");
+}

@@ -323,3 +323,35 @@ fn cli_events_are_injected_recorded_and_replayed() {
     assert_eq!(code, 2);
     assert!(stderr.contains("events.json"), "{stderr}");
 }
+
+/// A mod whose commands depend on math.random: each tick's commands are
+/// recorded (count and hash) and a replay that emits others diverges there.
+#[test]
+fn commands_are_recorded_and_a_replay_that_emits_others_diverges() {
+    let lua = "function on_tick() for i = 1, math.random(3) do engine.emit('play_sound', { n = math.random(100) }) end end";
+    let mut inputs = Inputs::new(&registry(), &demo::world(1, 5), &[], 9, 20, 0.1).unwrap();
+    inputs.mods.push(RecordedMod {
+        manifest: "name = 'beeper'\nversion = '1'\n[permissions]\nemit = ['play_sound']\n".into(),
+        files: [("main.lua".to_owned(), lua.to_owned())].into(),
+    });
+    let file = record(&inputs);
+    assert!(
+        file.ticks[1..]
+            .iter()
+            .all(|t| t.commands >= 1 && t.commands_hash.len() == 64)
+    );
+    let read = ReplayFile::from_text(&file.to_text()).unwrap();
+    assert_eq!(read, file);
+    assert!(replay(engine(), &registry(), &read).unwrap().identical);
+    // Someone else's commands at tick 7: the replay names the tick.
+    let mut forged = file.clone();
+    forged.ticks[7].commands_hash = "0".repeat(64);
+    let report = replay(engine(), &registry(), &forged).unwrap();
+    let divergence = report.first_divergence.unwrap();
+    assert_eq!(divergence.tick, 7);
+    assert!(
+        divergence.detail.starts_with("commands: recorded"),
+        "{}",
+        divergence.detail
+    );
+}

@@ -93,6 +93,17 @@ pub struct TickRecord {
     pub fuel: BTreeMap<String, u64>,
     /// Mods disabled in this tick (at tick 0: not loaded), with the reason.
     pub disabled: BTreeMap<String, String>,
+    /// Commands the mods' committed calls emitted in this tick.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub commands: u64,
+    /// SHA-256 (hex) of those commands in order (each mod's name, the
+    /// command's name and its MessagePack data); empty when there are none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub commands_hash: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl RecordedMod {

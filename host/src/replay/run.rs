@@ -140,6 +140,18 @@ fn compare(recorded: &TickRecord, replayed: &TickRecord) -> Option<Divergence> {
             ));
         }
     }
+    if recorded.commands_hash != replayed.commands_hash {
+        return Some(divergence(
+            None,
+            format!(
+                "commands: recorded {} ({}), replayed {} ({})",
+                recorded.commands,
+                short_hash(&recorded.commands_hash),
+                replayed.commands,
+                short_hash(&replayed.commands_hash)
+            ),
+        ));
+    }
     (recorded.world_hash != replayed.world_hash).then(|| {
         divergence(
             None,
@@ -149,6 +161,15 @@ fn compare(recorded: &TickRecord, replayed: &TickRecord) -> Option<Divergence> {
             ),
         )
     })
+}
+
+/// The first 16 digits of a hash, or "none".
+fn short_hash(hash: &str) -> &str {
+    if hash.is_empty() {
+        "none"
+    } else {
+        hash.get(..16).unwrap_or(hash)
+    }
 }
 
 /// Runs the recorded inputs to the diverging tick and diffs the two worlds.

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use hecs::World;
 
 use super::{Inputs, ReplayError, TickRecord, WorldJson};
+use crate::engine_api::Command;
 use crate::host::Moonbox;
 use crate::mods::{ModSource, ModStatus, Policy, ScriptManager};
 use crate::runtime::engine::{GUEST_COMPONENT, ScriptEngine};
 use crate::system::ScriptSystem;
 use crate::world::file::{world_from_json, world_to_json_text};
-use crate::world::hash::world_hash;
+use crate::world::hash::{hex, world_hash};
 use crate::world::registry::ComponentRegistry;
 
 /// Most events the inputs may inject into one tick: each runs every mod's
@@ -42,6 +43,8 @@ pub struct Simulation {
     inputs: Inputs,
     tick: u64,
     load_errors: BTreeMap<String, String>,
+    /// The commands of the last tick, events' first.
+    commands: Vec<Command>,
 }
 
 impl Simulation {
@@ -113,6 +116,7 @@ impl Simulation {
             inputs: inputs.clone(),
             tick: 0,
             load_errors,
+            commands: Vec::new(),
         })
     }
 
@@ -126,6 +130,8 @@ impl Simulation {
             world_hash: self.hash()?,
             fuel: BTreeMap::new(),
             disabled: self.load_errors.clone(),
+            commands: 0,
+            commands_hash: String::new(),
         })
     }
 
@@ -150,6 +156,7 @@ impl Simulation {
                 .collect::<Vec<_>>()
         };
         let mut newly_disabled = Vec::new();
+        self.commands.clear();
         for event in self.inputs.events.iter().filter(|e| e.tick == self.tick) {
             let tick = self.tick;
             let report = self
@@ -159,9 +166,11 @@ impl Simulation {
                     message: format!("tick {tick}: {e}"),
                 })?;
             newly_disabled.extend(record(report));
+            self.commands.extend_from_slice(report.commands());
         }
         let report = self.host.tick(&mut self.world, self.inputs.dt);
         newly_disabled.extend(record(report));
+        self.commands.extend_from_slice(report.commands());
         let after = self.fuel_by_mod();
         let fuel = ran
             .into_keys()
@@ -185,7 +194,15 @@ impl Simulation {
             world_hash: if hash { self.hash()? } else { String::new() },
             fuel,
             disabled,
+            commands: u64::try_from(self.commands.len()).unwrap_or(u64::MAX),
+            commands_hash: commands_hash(&self.commands),
         })
+    }
+
+    /// The commands mods emitted in the last tick, in order: those of its
+    /// events first, then those of `on_tick`.
+    pub fn commands(&self) -> &[Command] {
+        &self.commands
     }
 
     /// Ticks run so far.
@@ -296,4 +313,24 @@ impl Inputs {
             events: Vec::new(),
         })
     }
+}
+
+/// What [`TickRecord::commands_hash`] holds for `commands`.
+fn commands_hash(commands: &[Command]) -> String {
+    use sha2::{Digest, Sha256};
+    if commands.is_empty() {
+        return String::new();
+    }
+    let mut hasher = Sha256::new();
+    for command in commands {
+        for part in [
+            command.mod_name().as_bytes(),
+            command.name().as_bytes(),
+            command.data(),
+        ] {
+            hasher.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_le_bytes());
+            hasher.update(part);
+        }
+    }
+    hex(&hasher.finalize())
 }

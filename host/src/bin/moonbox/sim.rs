@@ -1,5 +1,6 @@
 //! `moonbox sim`: mods against a world for N ticks, and the summary.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ const MAX_WORLD_FILE_BYTES: usize = 64 * 1024 * 1024;
 const MAX_EVENTS_FILE_BYTES: usize = 16 * 1024 * 1024;
 /// Lines of the console shown at the end.
 const CONSOLE_TAIL: usize = 10;
+/// Commands shown at the end (the latest).
+const COMMANDS_TAIL: usize = 10;
 /// Runs shorter than this show no progress bar.
 const PROGRESS_MIN_TICKS: u64 = 500;
 
@@ -30,6 +33,19 @@ struct Report {
     load_errors: Vec<String>,
     world_hash: String,
     console_tail: Vec<String>,
+    /// Commands each mod emitted in calls that committed, over the run.
+    commands: BTreeMap<String, u64>,
+    /// The latest commands, oldest first.
+    commands_tail: Vec<CommandReport>,
+}
+
+#[derive(Serialize)]
+struct CommandReport {
+    tick: u64,
+    #[serde(rename = "mod")]
+    mod_name: String,
+    name: String,
+    data: serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -114,8 +130,22 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         file.ticks.push(sim.start()?);
     }
     let progress = progress_bar(args);
+    let mut commands = BTreeMap::new();
+    let mut commands_tail = VecDeque::with_capacity(COMMANDS_TAIL);
     while !sim.is_done() {
         let record = sim.step(recording.is_some())?;
+        for command in sim.commands() {
+            *commands.entry(command.mod_name().to_owned()).or_insert(0) += 1;
+            if commands_tail.len() == COMMANDS_TAIL {
+                commands_tail.pop_front();
+            }
+            commands_tail.push_back(CommandReport {
+                tick: sim.tick(),
+                mod_name: command.mod_name().to_owned(),
+                name: command.name().to_owned(),
+                data: command.data_json(),
+            });
+        }
         if let Some(file) = &mut recording {
             file.ticks.push(record);
         }
@@ -153,6 +183,8 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         load_errors,
         world_hash: moonbox::world_hash(sim.world(), &registry)?,
         console_tail: console.lines().skip(skip).map(|l| l.text.clone()).collect(),
+        commands,
+        commands_tail: commands_tail.into(),
     })
 }
 
@@ -203,6 +235,24 @@ fn print(report: &Report, json: bool) {
         let _ = writeln!(out, "not loaded: {}", safe(error));
     }
     let _ = writeln!(out, "world hash: {}", report.world_hash);
+    if !report.commands.is_empty() {
+        let counts: Vec<String> = report
+            .commands
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "commands: {} ({}), last {}:",
+            report.commands.values().sum::<u64>(),
+            counts.join(", "),
+            report.commands_tail.len()
+        );
+        for c in &report.commands_tail {
+            let line = format!("tick {} [{}] {} {}", c.tick, c.mod_name, c.name, c.data);
+            let _ = writeln!(out, "  {}", safe(&line));
+        }
+    }
     if !report.console_tail.is_empty() {
         let _ = writeln!(out, "console (last {} lines):", report.console_tail.len());
         for line in &report.console_tail {

@@ -34,8 +34,10 @@ struct Report {
     world_hash: String,
     console_tail: Vec<String>,
     /// Commands each mod emitted in calls that committed, over the run.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     commands: BTreeMap<String, u64>,
     /// The latest commands, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     commands_tail: Vec<CommandReport>,
 }
 

@@ -5,6 +5,7 @@
 // A failed unwrap is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod arena_example;
 mod cache;
 mod cli;
 mod console;

@@ -135,6 +135,25 @@ impl GuestSandbox for LuaSandbox {
         Ok(true)
     }
 
+    fn deliver(&self, events: Vec<u8>) -> Result<bool, ScriptError> {
+        limits::take(&self.lua);
+        let fail = |e: mlua::Error| self.script_error(&e);
+        let value: Value = self.lua.globals().raw_get("on_event").map_err(fail)?;
+        let Value::Function(on_event) = value else {
+            return Ok(false);
+        };
+        for event in value::decode_args(&self.lua, &events).map_err(fail)? {
+            let Value::Table(event) = event else {
+                return Err(fail(mlua::Error::runtime("an event must be a list")));
+            };
+            let name: Value = event.raw_get(1).map_err(fail)?;
+            let data: Value = event.raw_get(2).map_err(fail)?;
+            let from: Value = event.raw_get(3).map_err(fail)?;
+            on_event.call::<()>((name, data, from)).map_err(fail)?;
+        }
+        Ok(true)
+    }
+
     fn memory_used(&self) -> u64 {
         u64::try_from(self.lua.used_memory()).unwrap_or(u64::MAX)
     }

@@ -74,7 +74,10 @@ pub use runtime::limits::{
 };
 pub use runtime::meter::{HOST_FUEL_PRICES, HostFuelPrices};
 pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
-pub use system::{EventError, MAX_EVENT_DEPTH, Outcome, ScriptSystem, TickReport, WorldUsage};
+pub use system::{
+    EventError, MAX_EVENT_DEPTH, MAX_PENDING_EVENT_BYTES, Outcome, ScriptSystem, TickReport,
+    WorldUsage,
+};
 pub use world::file::{MAX_WORLD_ENTITIES, WorldFileError, world_from_json, world_to_json};
 pub use world::hash::world_hash;
 pub use world::holdings::HELD_ENTITY_BYTES;

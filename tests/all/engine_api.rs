@@ -320,3 +320,114 @@ fn a_mod_flooding_commands_hits_the_bound_and_delivers_none() {
     assert_eq!(report.commands().len(), 1);
     assert_eq!(report.commands()[0].mod_name(), "quiet");
 }
+
+#[test]
+fn other_mods_receive_commands_as_events_at_the_next_tick_in_emission_order() {
+    let mut host = host();
+    let emit = "function on_tick() if world:tick() == 1 then EMITS end end";
+    let listen = "function on_event(name, data, from) print(world:tick(), name, data.n, from) end";
+    for (name, permissions, lua) in [
+        (
+            "a_sender",
+            "emit = ['ping']",
+            emit.replace(
+                "EMITS",
+                "engine.emit('ping', { n = 1 }); engine.emit('ping', { n = 2 })",
+            ),
+        ),
+        (
+            "b_sender",
+            "emit = ['ping']\nreceive = ['ping']",
+            format!(
+                "{}\n{listen}",
+                emit.replace("EMITS", "engine.emit('ping', { n = 3 })")
+            ),
+        ),
+        ("c_listener", "receive = ['ping']", listen.to_owned()),
+        ("d_deaf", "", listen.to_owned()),
+        // Emits, then fails: its event never happened.
+        (
+            "e_broken",
+            "emit = ['ping']",
+            "function on_tick() engine.emit('ping', { n = 99 }) error('no') end".to_owned(),
+        ),
+    ] {
+        host.load(source(name, permissions, &lua)).unwrap();
+    }
+    let mut world = World::new();
+    host.tick(&mut world, 0.1);
+    assert!(
+        printed(&host).iter().all(|l| l.starts_with("[moonbox]")),
+        "{:?}",
+        printed(&host)
+    );
+    host.tick(&mut world, 0.1);
+    let received: Vec<String> = printed(&host)
+        .into_iter()
+        .filter(|l| !l.starts_with("[moonbox]"))
+        .collect();
+    assert_eq!(
+        received,
+        [
+            // b does not hear itself; mods run in name order.
+            "[b_sender] 2\tping\t1\ta_sender",
+            "[b_sender] 2\tping\t2\ta_sender",
+            "[c_listener] 2\tping\t1\ta_sender",
+            "[c_listener] 2\tping\t2\ta_sender",
+            "[c_listener] 2\tping\t3\tb_sender",
+        ]
+    );
+    // Delivered once.
+    host.tick(&mut world, 0.1);
+    assert_eq!(
+        printed(&host).len(),
+        received.len() + 1,
+        "{:?}",
+        printed(&host)
+    );
+}
+
+#[test]
+fn a_flood_of_events_arrives_whole_and_in_order_in_bounded_calls() {
+    let mut host = host();
+    host.load(source(
+        "flood",
+        "emit = ['tick_data']",
+        "function on_tick() if world:tick() == 1 then for i = 1, 1000 do engine.emit('tick_data', { i = i, pad = string.rep('x', 200) }) end end end",
+    ))
+    .unwrap();
+    host.load(source(
+        "sink",
+        "receive = ['tick_data']",
+        "count, last, calls, seen = 0, 0, 0, {}\n\
+         function on_event(name, data) count = count + 1; assert(data.i == last + 1); last = data.i end\n\
+         function on_tick() if world:tick() == 2 then print(count, last) end end",
+    ))
+    .unwrap();
+    let mut world = World::new();
+    host.tick(&mut world, 0.1);
+    let report = host.tick(&mut world, 0.1).clone();
+    assert!(report.all_ran(), "{report:?}");
+    assert_eq!(printed(&host), ["[sink] 1000\t1000"]);
+}
+
+#[test]
+fn command_data_too_deep_to_be_an_event_is_refused_when_emitted() {
+    let mut host = host();
+    host.load(source(
+        "deep",
+        "emit = ['x']",
+        "function on_tick() local t = {} for i = 1, 28 do t = { t } end print(pcall(engine.emit, 'x', t)) end",
+    ))
+    .unwrap();
+    let mut world = World::new();
+    let report = host.tick(&mut world, 0.1).clone();
+    assert!(
+        report.all_ran() && report.commands().is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(
+        printed(&host),
+        ["[deep] false\tengine.emit: command data may nest at most 24 levels"]
+    );
+}

@@ -20,6 +20,7 @@ use crate::world::permissions::{ComponentAccess, EntityScope, Permissions};
 /// scope = "all"              # "all", "spawned" (default) or "tag:Component"
 /// call = ["raycast"]         # engine functions it calls
 /// emit = ["play_sound"]      # commands it emits to the engine
+/// receive = ["door_opened"]  # other mods' commands it receives as events
 ///
 /// [budget]
 /// fuel_per_call = 20_000_000 # per handler call (was `fuel_per_tick`)
@@ -81,6 +82,9 @@ pub struct RequestedPermissions {
     /// Commands it wants to emit to the engine.
     #[serde(default)]
     pub emit: Vec<String>,
+    /// Other mods' commands it wants to receive as events.
+    #[serde(default)]
+    pub receive: Vec<String>,
 }
 
 /// The `[budget]` table of a manifest; what is left out gets the policy's default.
@@ -276,6 +280,11 @@ impl RequestedPermissions {
         for (field, names, granted) in [
             ("permissions.call", &self.call, &mut permissions.calls),
             ("permissions.emit", &self.emit, &mut permissions.emits),
+            (
+                "permissions.receive",
+                &self.receive,
+                &mut permissions.receives,
+            ),
         ] {
             for name in names {
                 if !crate::engine_api::is_engine_name(name) {

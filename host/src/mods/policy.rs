@@ -101,6 +101,7 @@ impl Policy {
         allowed.scope = EntityScope::All;
         allowed.calls.insert(ANY_NAME.to_owned());
         allowed.emits.insert(ANY_NAME.to_owned());
+        allowed.receives.insert(ANY_NAME.to_owned());
         Self {
             allowed,
             ..Self::default()

@@ -234,6 +234,23 @@ impl Sandbox {
         self.call_encoded(function, args)
     }
 
+    /// Calls `on_event(name, data, from)` for each event of `events`, a
+    /// MessagePack array of `[name, data, from]` arrays, in order, in one
+    /// call (one fuel budget); stops at the first error. `Ok(false)` if
+    /// the script has no `on_event`.
+    ///
+    /// # Errors
+    /// As [`Sandbox::call`].
+    pub(crate) fn deliver(&mut self, events: &[u8]) -> Result<bool, ScriptError> {
+        let outcome = self.enter(|world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_deliver(store, lua, events)
+        })?;
+        outcome.map_err(|error| script_error(error, "on_event"))
+    }
+
     fn call_encoded(&mut self, function: &str, args: &[u8]) -> Result<bool, ScriptError> {
         let outcome = self.enter(|world, store, lua| {
             world

@@ -61,6 +61,14 @@ pub(crate) fn encode<D: serde::Serialize + ?Sized>(
     }
 }
 
+/// Whether `data`, one MessagePack value, can travel as an event's data
+/// (well formed, finite, at most [`MAX_EVENT_DEPTH`] levels deep), as a
+/// command another mod receives must.
+pub(crate) fn fits_an_event(data: &[u8]) -> bool {
+    let mut rest = data;
+    check(&mut rest, 1).is_ok() && rest.is_empty()
+}
+
 enum Problem {
     Deep,
     NonFinite,

@@ -2,10 +2,10 @@
 //! `hecs::World` and owns the links between entities and the mods that
 //! spawned them; [`TickReport`] says what happened to each mod.
 
-mod event;
+pub(crate) mod event;
 mod report;
 mod script_system;
 
 pub use event::{EventError, MAX_EVENT_DEPTH};
 pub use report::{Outcome, TickReport};
-pub use script_system::{ScriptSystem, WorldUsage};
+pub use script_system::{MAX_PENDING_EVENT_BYTES, ScriptSystem, WorldUsage};

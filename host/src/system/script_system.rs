@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::event::{self, EventError};
 use super::report::{Outcome, TickReport};
+use crate::engine_api::Command;
 use crate::mods::{LoadedMod, ScriptManager};
 use crate::runtime::console::{Channel, Console, bounded};
 use crate::runtime::error::ScriptError;
@@ -69,7 +70,22 @@ pub struct ScriptSystem {
     console: Console,
     /// The latest tick's or event's outcomes, reused.
     report: TickReport,
+    /// Commands committed since the latest tick began: the events other
+    /// mods receive at the next tick.
+    events: Vec<Command>,
+    /// Their bytes (see [`MAX_PENDING_EVENT_BYTES`]).
+    event_bytes: usize,
 }
+
+/// Most bytes of commands kept for delivery to mods between two ticks
+/// (64 MiB); past it, commands still reach the engine but not other mods,
+/// and the console says so.
+pub const MAX_PENDING_EVENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Most events one delivery call carries, and most bytes of their data:
+/// a tick's events reach a mod in calls of at most this size.
+const DELIVERY_EVENTS: usize = 256;
+const DELIVERY_BYTES: usize = 64 * 1024;
 
 impl Default for ScriptSystem {
     fn default() -> Self {
@@ -85,6 +101,8 @@ impl ScriptSystem {
             tick: 0,
             console: Console::default(),
             report: TickReport::default(),
+            events: Vec::new(),
+            event_bytes: 0,
         }
     }
 
@@ -131,11 +149,19 @@ impl ScriptSystem {
     }
 
     /// Runs one tick: for each active mod in name order, `on_load()` if it
-    /// has not run yet, then `on_tick(dt)`.
+    /// has not run yet, then the events it receives, then `on_tick(dt)`.
+    ///
+    /// Events are the commands other mods emitted in calls that committed
+    /// since the previous tick began, in the order they were emitted, for
+    /// the mods granted to receive them (`[permissions] receive`); never a
+    /// mod's own. They reach `on_event(name, data, from)`, several per call
+    /// (at most 256 events and 64 KiB of data), each call a transaction.
     pub fn tick(&mut self, manager: &mut ScriptManager, world: &mut World, dt: f64) -> &TickReport {
         self.tick += 1;
         self.forget_dead(manager, world);
         self.report.clear();
+        let events = std::mem::take(&mut self.events);
+        self.event_bytes = 0;
         for loaded in manager.mods_mut() {
             if !loaded.is_active() {
                 continue;
@@ -145,12 +171,41 @@ impl ScriptSystem {
                 loaded.needs_on_load = false;
                 outcome = self.call(loaded, world, dt, "on_load", Args::None);
             }
+            for batch in deliveries(loaded, &events) {
+                if outcome != Outcome::Ran {
+                    break;
+                }
+                outcome = self.call(loaded, world, dt, "on_event", Args::Events(&batch));
+            }
             if outcome == Outcome::Ran {
                 outcome = self.call(loaded, world, dt, "on_tick", Args::Dt(dt));
             }
             self.report.push(loaded.name_arc(), outcome);
         }
+        self.keep_events();
         &self.report
+    }
+
+    /// Keeps the report's commands for delivery at the next tick.
+    fn keep_events(&mut self) {
+        let mut dropped = 0usize;
+        for command in self.report.commands() {
+            let bytes = command.name().len() + command.data().len();
+            if self.event_bytes.saturating_add(bytes) > MAX_PENDING_EVENT_BYTES {
+                dropped += 1;
+                continue;
+            }
+            self.event_bytes += bytes;
+            self.events.push(command.clone());
+        }
+        if dropped > 0 {
+            self.console.push(
+                Channel::Warn,
+                format!(
+                    "[moonbox] {dropped} commands not kept as events: more than {MAX_PENDING_EVENT_BYTES} bytes of them wait for the next tick"
+                ),
+            );
+        }
     }
 
     /// Calls `on_event(name, data)` of every active mod, in name order.
@@ -176,6 +231,7 @@ impl ScriptSystem {
                 self.report.push(loaded.name_arc(), outcome);
             }
         }
+        self.keep_events();
         Ok(&self.report)
     }
 
@@ -208,6 +264,7 @@ impl ScriptSystem {
             Args::None => sandbox.call(handler),
             Args::Dt(dt) => sandbox.call_with(handler, &(dt,)),
             Args::Encoded(bytes) => sandbox.call_msgpack(handler, bytes),
+            Args::Events(bytes) => sandbox.deliver(bytes),
         };
         let result = match sandbox.detach() {
             Some(transaction) => {
@@ -281,4 +338,48 @@ enum Args<'a> {
     Dt(f64),
     /// `on_event(name, data)`, encoded and checked once for every mod.
     Encoded(&'a [u8]),
+    /// `on_event(name, data, from)` for each of a batch of other mods'
+    /// commands (see [`deliveries`]).
+    Events(&'a [u8]),
+}
+
+/// The events of `events` that `loaded` receives, encoded in batches of
+/// at most [`DELIVERY_EVENTS`] events and about [`DELIVERY_BYTES`] bytes
+/// (a larger single event travels alone) as `[[name, data, from], ...]`.
+fn deliveries(loaded: &LoadedMod, events: &[Command]) -> Vec<Vec<u8>> {
+    let granted = loaded.granted();
+    let mine = events
+        .iter()
+        .filter(|c| c.mod_name() != loaded.name() && granted.receives(c.name()));
+    let mut batches = Vec::new();
+    let mut batch: Vec<&Command> = Vec::new();
+    let mut bytes = 0;
+    for command in mine {
+        let size = command.name().len() + command.data().len() + command.mod_name().len();
+        if !batch.is_empty() && (batch.len() == DELIVERY_EVENTS || bytes + size > DELIVERY_BYTES) {
+            batches.push(encode_batch(&batch));
+            batch.clear();
+            bytes = 0;
+        }
+        batch.push(command);
+        bytes += size;
+    }
+    if !batch.is_empty() {
+        batches.push(encode_batch(&batch));
+    }
+    batches
+}
+
+fn encode_batch(batch: &[&Command]) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail; lengths are bounded by the batch limits.
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let _ = rmp::encode::write_array_len(&mut out, len(batch.len()));
+    for command in batch {
+        let _ = rmp::encode::write_array_len(&mut out, 3);
+        let _ = rmp::encode::write_str(&mut out, command.name());
+        out.extend_from_slice(command.data());
+        let _ = rmp::encode::write_str(&mut out, command.mod_name());
+    }
+    out
 }

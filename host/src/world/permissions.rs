@@ -132,6 +132,8 @@ pub struct Permissions {
     pub calls: BTreeSet<String>,
     /// The commands it may emit to the engine ([`ANY_NAME`]: all).
     pub emits: BTreeSet<String>,
+    /// The commands of other mods it receives as events ([`ANY_NAME`]: all).
+    pub receives: BTreeSet<String>,
 }
 
 impl Permissions {
@@ -184,7 +186,21 @@ impl Permissions {
             scope,
             calls: names_in_both(&self.calls, &other.calls),
             emits: names_in_both(&self.emits, &other.emits),
+            receives: names_in_both(&self.receives, &other.receives),
         }
+    }
+
+    /// Grants receiving other mods' command `name` as an event
+    /// ([`ANY_NAME`]: all).
+    #[must_use]
+    pub fn with_receive(mut self, name: &str) -> Self {
+        self.receives.insert(name.to_owned());
+        self
+    }
+
+    /// Whether other mods' command `name` reaches this mod as an event.
+    pub fn receives(&self, name: &str) -> bool {
+        names_grant(&self.receives, name)
     }
 
     /// Grants calling engine function `name` ([`ANY_NAME`]: all).

@@ -337,6 +337,14 @@ impl Transaction {
     /// Queues command `name` for the engine, delivered if the call commits.
     pub(crate) fn emit(&mut self, name: &str, data: &[u8]) -> Result<(), Refusal> {
         self.permissions.check(Operation::Emit(name))?;
+        // Other mods may receive it as an event: it must fit one.
+        if !crate::system::event::fits_an_event(data) {
+            return Err(WorldError::Invalid(format!(
+                "command data may nest at most {} levels",
+                crate::system::MAX_EVENT_DEPTH
+            ))
+            .into());
+        }
         self.charge_values(1, data.len());
         let mod_name = Arc::clone(&self.mod_name);
         self.commands

@@ -5,7 +5,7 @@ use mlua::{Lua, LuaOptions, StdLib};
 
 use crate::exports::moonbox::sandbox::runtime::Config;
 use crate::moonbox::sandbox::console::{self, Channel};
-use crate::{depth, engine_api, world_api};
+use crate::{depth, engine_api, tasks, world_api};
 
 /// Libraries loaded besides `base`. Never `io`, `os`, `debug` or `package`.
 fn libraries() -> StdLib {
@@ -47,6 +47,7 @@ pub fn prepare() -> mlua::Result<Lua> {
     lua.set_named_registry_value(CONFIGURE, configure)?;
     world_api::install(&lua)?;
     engine_api::install(&lua)?;
+    tasks::install(&lua)?;
     // `fuel_left()`: what the running call has left, for work paced by hand.
     lua.globals().raw_set(
         "fuel_left",

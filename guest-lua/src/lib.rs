@@ -14,6 +14,7 @@ mod engine_api;
 mod environment;
 mod errors;
 mod limits;
+mod tasks;
 mod value;
 mod world_api;
 mod world_calls;
@@ -152,6 +153,11 @@ impl GuestSandbox for LuaSandbox {
             on_event.call::<()>((name, data, from)).map_err(fail)?;
         }
         Ok(true)
+    }
+
+    fn run_tasks(&self, reserve: u64, max_slices: u32) -> Result<u32, ScriptError> {
+        limits::take(&self.lua);
+        tasks::run(&self.lua, reserve, max_slices).map_err(|e| self.script_error(&e))
     }
 
     fn memory_used(&self) -> u64 {

@@ -45,6 +45,10 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
         "config",
         lua.create_function(|lua, _: Value| value::decode(lua, &world::config()))?,
     )?;
+    let open = world_query::OPEN_QUERIES
+        .to_str()
+        .map_err(mlua::Error::external)?;
+    lua.set_named_registry_value(open, 0)?;
     lua.globals().raw_set("world", api)
 }
 

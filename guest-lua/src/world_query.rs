@@ -32,6 +32,10 @@ const QUERY_PAGE: u32 = 512;
 /// Registry name of the cursors' metatable.
 const CURSOR_METATABLE: &CStr = c"moonbox.query-cursor";
 
+/// Registry name of the number of queries open in the Lua state: a task
+/// is not preempted while it has one open (its cursor lives for one call).
+pub const OPEN_QUERIES: &CStr = c"moonbox.open_queries";
+
 /// One query's page of results and how far the loop has read it.
 struct Cursor {
     entities: Vec<u64>,
@@ -51,6 +55,8 @@ struct Cursor {
     writer: Option<Writer>,
     /// The query ended or its loop was closed: steps yield nothing.
     done: bool,
+    /// Counted in [`OPEN_QUERIES`].
+    counted: bool,
 }
 
 /// The write-back state of a write query.
@@ -82,6 +88,7 @@ impl Cursor {
             reuse: false,
             writer: None,
             done: false,
+            counted: false,
         }
     }
 
@@ -158,10 +165,15 @@ unsafe fn start(state: *mut lua_State) -> Result<c_int, Raise> {
         })?;
         let cursor = ffi::lua_touserdata(state, -1).cast::<Cursor>();
         (*cursor).reuse = spec.reuse;
+        (*cursor).counted = true;
+        count_open(state, 1);
         if spec.write.is_empty() {
             match world::query(&spec.names, QUERY_PAGE) {
                 Ok(page) => (*cursor).load(page),
-                Err(e) => return Err(error(state, &failure_message("query", e))),
+                Err(e) => {
+                    release(state, cursor);
+                    return Err(error(state, &failure_message("query", e)));
+                }
             }
         } else {
             let slots = spec
@@ -184,7 +196,10 @@ unsafe fn start(state: *mut lua_State) -> Result<c_int, Raise> {
                         ends: Vec::new(),
                     });
                 }
-                Err(e) => return Err(error(state, &failure_message("query", e))),
+                Err(e) => {
+                    release(state, cursor);
+                    return Err(error(state, &failure_message("query", e)));
+                }
             }
         }
         if !spec.reuse {
@@ -380,12 +395,14 @@ unsafe fn advance(
                 _ => {
                     // Done: free the last page now, not when the collector,
                     // which cannot see its size, gets to the cursor.
-                    c.finish();
+                    release(state, cursor);
+                    (*cursor).finish();
                     return Ok(0);
                 }
             }
             if c.entities.is_empty() {
-                c.finish();
+                release(state, cursor);
+                (*cursor).finish();
                 return Ok(0);
             }
         }
@@ -633,6 +650,7 @@ unsafe extern "C-unwind" fn close_cursor(state: *mut lua_State) -> c_int {
         }
         let closed =
             encode_current(state, cursor, 1).and_then(|()| sync(state, cursor, 0).map(drop));
+        release(state, cursor);
         (*cursor).finish();
         (*cursor).busy = false;
         match closed {
@@ -649,8 +667,36 @@ unsafe extern "C-unwind" fn drop_cursor(state: *mut lua_State) -> c_int {
     unsafe {
         let cursor = ffi::lua_touserdata(state, 1).cast::<Cursor>();
         if !cursor.is_null() {
+            release(state, cursor);
             drop(cursor.replace(Cursor::empty(0)));
         }
     }
     0
+}
+
+/// Uncounts an open cursor from [`OPEN_QUERIES`] (once).
+///
+/// # Safety
+/// `cursor` points at a live cursor of this state.
+unsafe fn release(state: *mut lua_State, cursor: *mut Cursor) {
+    // SAFETY: as documented.
+    unsafe {
+        if (*cursor).counted {
+            (*cursor).counted = false;
+            count_open(state, -1);
+        }
+    }
+}
+
+/// Adds `delta` to [`OPEN_QUERIES`]. The key exists from install on, so
+/// setting it neither allocates nor raises.
+unsafe fn count_open(state: *mut lua_State, delta: i64) {
+    // SAFETY: registry reads and writes of an existing integer field.
+    unsafe {
+        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, OPEN_QUERIES.as_ptr());
+        let open = ffi::lua_tointeger(state, -1);
+        ffi::lua_settop(state, -2);
+        ffi::lua_pushinteger(state, open.saturating_add(delta).max(0));
+        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, OPEN_QUERIES.as_ptr());
+    }
 }

@@ -51,9 +51,10 @@ pub use engine_api::{
 };
 pub use host::{Moonbox, MoonboxBuilder};
 pub use mods::{
-    Budget, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, DEFAULT_MAX_WORLD_BYTES, LoadError,
-    LoadedMod, MAX_FILES, MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES, Manifest, ManifestError, ModSource,
-    ModStats, ModStatus, Policy, RequestedPermissions, ScriptManager, read_bounded,
+    Budget, DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, DEFAULT_MAX_TASK_TICKS,
+    DEFAULT_MAX_WORLD_BYTES, LoadError, LoadedMod, MAX_FILES, MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES,
+    Manifest, ManifestError, ModSource, ModStats, ModStatus, Policy, RequestedPermissions,
+    ScriptManager, read_bounded,
 };
 pub use replay::{
     Difference as WorldDifference, Divergence, FORMAT_VERSION as REPLAY_FORMAT_VERSION,

@@ -30,6 +30,7 @@ mod replay;
 mod security;
 mod semantics;
 mod support;
+mod tasks;
 mod value_shapes;
 mod world;
 mod world_batch;

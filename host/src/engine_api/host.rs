@@ -14,6 +14,12 @@ impl engine::Host for StoreState {
         with_transaction(self, sent, |t| t.call_function(&name, &args))
     }
 
+    fn tasks(&mut self, pending: u32) -> wasmtime::Result<()> {
+        self.owed.call(0);
+        self.tasks_pending = pending;
+        Ok(())
+    }
+
     fn emit(&mut self, name: String, data: Vec<u8>) -> wasmtime::Result<Result<(), WorldError>> {
         let sent = name.len() + data.len();
         with_transaction(self, sent, |t| t.emit(&name, &data))

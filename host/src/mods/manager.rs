@@ -79,6 +79,7 @@ pub struct LoadedMod {
     registry: Arc<ComponentRegistry>,
     functions: Arc<EngineFunctions>,
     on_violation: ViolationPolicy,
+    max_task_ticks: u32,
     quota: WorldQuota,
     disable_on_error: bool,
     pub(crate) needs_on_load: bool,
@@ -153,6 +154,9 @@ impl LoadedMod {
     }
     pub(crate) fn on_violation(&self) -> ViolationPolicy {
         self.on_violation
+    }
+    pub(crate) fn max_task_ticks(&self) -> u32 {
+        self.max_task_ticks
     }
     /// Entities its spawns may keep alive at once.
     pub fn max_entities(&self) -> u64 {
@@ -445,6 +449,7 @@ impl ScriptManager {
             registry: Arc::clone(&self.registry),
             functions: Arc::clone(&self.functions),
             on_violation: self.policy.on_violation,
+            max_task_ticks: self.policy.max_task_ticks,
             quota: self.policy.world_quota(&manifest.budget),
             disable_on_error: self.policy.disable_on_error,
             needs_on_load: true,

@@ -11,5 +11,8 @@ mod source;
 pub use error::LoadError;
 pub use manager::{LoadedMod, ModStats, ModStatus, ScriptManager};
 pub use manifest::{Budget, Manifest, ManifestError, RequestedPermissions};
-pub use policy::{DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, DEFAULT_MAX_WORLD_BYTES, Policy};
+pub use policy::{
+    DEFAULT_FUEL_PER_CALL, DEFAULT_MAX_ENTITIES, DEFAULT_MAX_TASK_TICKS, DEFAULT_MAX_WORLD_BYTES,
+    Policy,
+};
 pub use source::{MAX_FILES, MAX_MANIFEST_BYTES, MAX_SOURCE_BYTES, ModSource, read_bounded};

@@ -18,6 +18,9 @@ pub const DEFAULT_MAX_ENTITIES: u64 = 10_000;
 /// when its manifest names no `[budget] world_bytes`: 16 MiB.
 pub const DEFAULT_MAX_WORLD_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Ticks a task may run in by default: a minute at 60 ticks a second.
+pub const DEFAULT_MAX_TASK_TICKS: u32 = 3_600;
+
 /// What the host allows mods, whatever their manifests ask. Mods are
 /// untrusted: each gets the intersection of its request and
 /// [`Policy::allowed`], and budgets no larger than the caps here.
@@ -60,6 +63,10 @@ pub struct Policy {
     /// [`DEFAULT_MAX_WORLD_BYTES`]: all mods together hold at most their
     /// count times this.
     pub max_world_bytes: u64,
+    /// Ticks a task (`task.spawn`) may run in before it must be done; past
+    /// it the mod's task call fails (an endless task is bounded by this).
+    /// Default: [`DEFAULT_MAX_TASK_TICKS`].
+    pub max_task_ticks: u32,
     /// What a permission denial does. Default: disable the mod.
     pub on_violation: ViolationPolicy,
     /// Whether a Lua error in a handler disables the mod (default) or only
@@ -79,6 +86,7 @@ impl Default for Policy {
             max_entities: DEFAULT_MAX_ENTITIES,
             default_world_bytes: DEFAULT_MAX_WORLD_BYTES,
             max_world_bytes: DEFAULT_MAX_WORLD_BYTES,
+            max_task_ticks: DEFAULT_MAX_TASK_TICKS,
             on_violation: ViolationPolicy::Disable,
             disable_on_error: true,
         }

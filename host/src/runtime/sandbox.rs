@@ -251,6 +251,28 @@ impl Sandbox {
         outcome.map_err(|error| script_error(error, "on_event"))
     }
 
+    /// Runs the script's tasks (`task.spawn`) in one call, keeping
+    /// `reserve` fuel for the end of the call; a task that has run in
+    /// `max_slices` calls without finishing is an error. Returns how many
+    /// tasks are left.
+    ///
+    /// # Errors
+    /// As [`Sandbox::call`]: a task's error, or a limit.
+    pub(crate) fn run_tasks(&mut self, reserve: u64, max_slices: u32) -> Result<u32, ScriptError> {
+        let outcome = self.enter(|world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_run_tasks(store, lua, reserve, max_slices)
+        })?;
+        outcome.map_err(|error| script_error(error, "task"))
+    }
+
+    /// How many tasks (`task.spawn`) the script has waiting.
+    pub(crate) fn pending_tasks(&self) -> u32 {
+        self.state_data().tasks_pending
+    }
+
     fn call_encoded(&mut self, function: &str, args: &[u8]) -> Result<bool, ScriptError> {
         let outcome = self.enter(|world, store, lua| {
             world

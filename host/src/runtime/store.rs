@@ -35,6 +35,8 @@ pub(crate) struct StoreState {
     pub(crate) owed: FuelOwed,
     /// The store's fuel when the guest last called the host.
     pub(crate) fuel_at_host_call: u64,
+    /// Tasks the script has waiting (`task.spawn`), as it last said.
+    pub(crate) tasks_pending: u32,
 }
 
 impl StoreState {
@@ -53,6 +55,7 @@ impl StoreState {
             queries_opened: 0,
             owed: FuelOwed::default(),
             fuel_at_host_call: 0,
+            tasks_pending: 0,
         }
     }
 

@@ -149,7 +149,9 @@ impl ScriptSystem {
     }
 
     /// Runs one tick: for each active mod in name order, `on_load()` if it
-    /// has not run yet, then the events it receives, then `on_tick(dt)`.
+    /// has not run yet, then the events it receives, then `on_tick(dt)`,
+    /// then its tasks (`task.spawn`) if it has any, in a call of their own
+    /// that preempts them when a quarter of its fuel is left.
     ///
     /// Events are the commands other mods emitted in calls that committed
     /// since the previous tick began, in the order they were emitted, for
@@ -179,6 +181,12 @@ impl ScriptSystem {
             }
             if outcome == Outcome::Ran {
                 outcome = self.call(loaded, world, dt, "on_tick", Args::Dt(dt));
+            }
+            if outcome == Outcome::Ran && loaded.sandbox_mut().pending_tasks() > 0 {
+                // A quarter of the call's fuel is kept to end it cleanly.
+                let reserve = loaded.limits().fuel / 4;
+                let slices = loaded.max_task_ticks();
+                outcome = self.call(loaded, world, dt, "task", Args::Tasks { reserve, slices });
             }
             self.report.push(loaded.name_arc(), outcome);
         }
@@ -265,6 +273,7 @@ impl ScriptSystem {
             Args::Dt(dt) => sandbox.call_with(handler, &(dt,)),
             Args::Encoded(bytes) => sandbox.call_msgpack(handler, bytes),
             Args::Events(bytes) => sandbox.deliver(bytes),
+            Args::Tasks { reserve, slices } => sandbox.run_tasks(reserve, slices).map(|_| true),
         };
         let result = match sandbox.detach() {
             Some(transaction) => {
@@ -341,6 +350,8 @@ enum Args<'a> {
     /// `on_event(name, data, from)` for each of a batch of other mods'
     /// commands (see [`deliveries`]).
     Events(&'a [u8]),
+    /// The mod's tasks, keeping `reserve` fuel, each task allowed `slices` calls.
+    Tasks { reserve: u64, slices: u32 },
 }
 
 /// The events of `events` that `loaded` receives, encoded in batches of

@@ -46,8 +46,15 @@ function calls(n)
   return total
 end
 
+function pings(n)
+  local x = 0
+  for i = 1, n do x = engine.ping(x) end
+  return x
+end
+
 function on_event(name)
   if name == "calls" then calls(1000)
+  elseif name == "pings" then pings(1000)
   else for i = 1, 10000 do engine.emit("play_sound", { name = "step", volume = 0.5 }) end end
 end
 "#;
@@ -56,7 +63,7 @@ const MANIFEST: &str = r#"
 name = "bench"
 version = "1"
 [permissions]
-call = ["raycast"]
+call = ["raycast", "ping"]
 emit = ["play_sound"]
 [budget]
 fuel_per_call = 1_000_000_000
@@ -68,6 +75,10 @@ fn sandboxed() -> Moonbox {
         .policy(Policy::allow_all(&registry))
         .function("raycast", 100, |_: &CallContext<'_>, ray: Ray| {
             Ok::<_, String>(raycast(&ray))
+        })
+        .unwrap()
+        .function("ping", 100, |_: &CallContext<'_>, x: i64| {
+            Ok::<_, String>(x + 1)
         })
         .unwrap()
         .build()
@@ -93,6 +104,8 @@ fn native() -> Lua {
         })
         .unwrap();
     engine.set("raycast", function).unwrap();
+    let ping = lua.create_function(|_, x: i64| Ok(x + 1)).unwrap();
+    engine.set("ping", ping).unwrap();
     lua.globals().set("engine", engine).unwrap();
     lua.load(SCRIPT).exec().unwrap();
     lua
@@ -117,6 +130,26 @@ fn engine_call(c: &mut Criterion) {
     group.finish();
 }
 
+/// The smallest round trip: an integer in, an integer out.
+fn engine_ping(c: &mut Criterion) {
+    let mut group = c.benchmark_group("engine_ping");
+    group.throughput(Throughput::Elements(CALLS));
+    let lua = native();
+    let pings: mlua::Function = lua.globals().get("pings").unwrap();
+    group.bench_function("native", |b| {
+        b.iter(|| assert_eq!(pings.call::<u64>(CALLS).unwrap(), CALLS));
+    });
+    let mut host = sandboxed();
+    let mut world = World::new();
+    group.bench_function("sandbox", |b| {
+        b.iter(|| {
+            let report = host.dispatch_event(&mut world, "pings", &()).unwrap();
+            assert!(report.all_ran(), "{report:?}");
+        });
+    });
+    group.finish();
+}
+
 fn emit_10k(c: &mut Criterion) {
     let mut group = c.benchmark_group("emit_10k");
     group.sample_size(20);
@@ -131,5 +164,5 @@ fn emit_10k(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine_call, emit_10k);
+criterion_group!(benches, engine_call, engine_ping, emit_10k);
 criterion_main!(benches);

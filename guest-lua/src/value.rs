@@ -40,18 +40,6 @@ pub fn encode(lua: &Lua, value: &Value, out: &mut Vec<u8>) -> Result<(), String>
     failure.map_or(Ok(()), Err)
 }
 
-/// Appends `values` to `out` as one MessagePack array (nils kept in place).
-pub fn encode_list<'a>(
-    lua: &Lua,
-    values: impl ExactSizeIterator<Item = &'a Value>,
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
-    rmp::encode::write_array_len(out, count(values.len())?).map_err(io)?;
-    values
-        .into_iter()
-        .try_for_each(|value| encode(lua, value, out))
-}
-
 fn count(n: usize) -> Result<u32, String> {
     u32::try_from(n).map_err(|_| "table too large".to_owned())
 }

@@ -57,7 +57,7 @@ unsafe fn get_onto_stack(state: *mut lua_State) -> Result<(), Raise> {
         let component = name_arg(state, "get")?;
         let reference = component_ref(state, component)?;
         match world::get(entity, &reference) {
-            Ok(Some(bytes)) => push_value(state, &bytes),
+            Ok(Some(bytes)) => push_value(state, &bytes, "world:get"),
             Ok(None) => {
                 ffi::lua_pushnil(state);
                 Ok(())
@@ -161,8 +161,12 @@ pub(crate) unsafe fn type_name(state: *mut lua_State, index: c_int) -> String {
     unsafe { format!("a {}", value::type_name(state, ffi::lua_type(state, index))) }
 }
 
-/// Pushes the decoded `bytes`, or leaves an error object.
-unsafe fn push_value(state: *mut lua_State, bytes: &[u8]) -> Result<(), Raise> {
+/// Pushes the decoded `bytes`, or leaves an error object naming `call`.
+pub(crate) unsafe fn push_value(
+    state: *mut lua_State,
+    bytes: &[u8],
+    call: &str,
+) -> Result<(), Raise> {
     let mut malformed = false;
     // SAFETY: the closure runs in a protected call; on a Lua error it
     // unwinds only its own frames, which own nothing.
@@ -176,7 +180,10 @@ unsafe fn push_value(state: *mut lua_State, bytes: &[u8]) -> Result<(), Raise> {
         })?;
         if malformed {
             ffi::lua_settop(state, -2);
-            return Err(error(state, "world:get: the host sent a malformed value"));
+            return Err(error(
+                state,
+                &format!("{call}: the host sent a malformed value"),
+            ));
         }
     }
     Ok(())

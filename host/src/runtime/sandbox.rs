@@ -72,7 +72,8 @@ pub struct Sandbox {
 enum State {
     Live {
         store: Store<StoreState>,
-        world: SandboxWorld,
+        // Boxed: its export indices would make every `State` large.
+        world: Box<SandboxWorld>,
         lua: ResourceAny,
     },
     /// The instance is gone; what the host keeps of it stays readable.
@@ -121,7 +122,11 @@ impl Sandbox {
         });
         match created {
             Ok((world, Ok(lua))) => Ok(Self {
-                state: State::Live { store, world, lua },
+                state: State::Live {
+                    store,
+                    world: Box::new(world),
+                    lua,
+                },
                 limits: limits.clone(),
                 fuel_used: 0,
                 last_fuel_used: 0,

@@ -160,6 +160,8 @@ world:set(e, "Tags", {{ water = 1 }})
 world:set(e, "Target", {{ entity = 5 }})
 world:set(e, "Scale", 2)
 local idle = world:spawn{{ Mode = "Idle", Target = {{ entity = 3 }} }}
+-- `{{}}` is an empty list to Lua; a struct of optional fields takes it too.
+local none = world:spawn{{ Target = {{}}, Tags = {{}} }}
 print(pcall(world.set, world, e, "Health", {{ hp = 1 }}))
 print(pcall(world.set, world, e, "Mode", "Run"))
 print(pcall(world.set, world, e, "Pair", {{ 1 }}))
@@ -187,6 +189,13 @@ print(pcall(world.set, world, e, "Pair", {{ 1 }}))
         .map(|(_, target)| target.clone())
         .collect();
     assert_eq!(idle, [Target { entity: Some(3) }]);
+    let none: Vec<_> = world
+        .query::<(&Target, &Tags)>()
+        .iter()
+        .filter(|(t, _)| t.entity.is_none())
+        .map(|(t, tags)| (t.clone(), tags.0.len()))
+        .collect();
+    assert_eq!(none, [(Target { entity: None }, 0)]);
     // Errors in the mod author's terms, never MessagePack's.
     assert_eq!(printed.len(), 3, "{printed:?}");
     for line in &printed {

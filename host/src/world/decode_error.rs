@@ -39,6 +39,66 @@ pub(crate) fn describe_at(path: &Path, error: &Error) -> String {
     }
 }
 
+/// `bytes` (one MessagePack value) with every empty array made an empty
+/// map, if it has any; `None` if it has none, is malformed, or nests
+/// deeper than 64 levels.
+pub(crate) fn empty_lists_as_maps(bytes: &[u8]) -> Option<Vec<u8>> {
+    const EMPTY_MAP: u8 = 0x80;
+    let mut out = bytes.to_vec();
+    let mut rest = bytes;
+    let mut changed = false;
+    let mut pending: Vec<usize> = vec![1];
+    while let Some(left) = pending.last_mut() {
+        if *left == 0 {
+            pending.pop();
+            continue;
+        }
+        *left -= 1;
+        let at = bytes.len() - rest.len();
+        let marker = rmp::decode::read_marker(&mut rest).ok()?;
+        let (skip, items) = match marker {
+            Marker::FixArray(0) => {
+                out[at] = EMPTY_MAP;
+                changed = true;
+                (0, 0)
+            }
+            Marker::FixArray(n) => (0, usize::from(n)),
+            Marker::FixMap(n) => (0, 2 * usize::from(n)),
+            Marker::Array16 => (0, read_len(&mut rest, 2)?),
+            Marker::Array32 => (0, read_len(&mut rest, 4)?),
+            Marker::Map16 => (0, 2 * read_len(&mut rest, 2)?),
+            Marker::Map32 => (0, 2 * read_len(&mut rest, 4)?),
+            Marker::FixStr(n) => (usize::from(n), 0),
+            Marker::Str8 | Marker::Bin8 => (read_len(&mut rest, 1)?, 0),
+            Marker::Str16 | Marker::Bin16 => (read_len(&mut rest, 2)?, 0),
+            Marker::Str32 | Marker::Bin32 => (read_len(&mut rest, 4)?, 0),
+            Marker::U8 | Marker::I8 => (1, 0),
+            Marker::U16 | Marker::I16 => (2, 0),
+            Marker::U32 | Marker::I32 | Marker::F32 => (4, 0),
+            Marker::U64 | Marker::I64 | Marker::F64 => (8, 0),
+            Marker::Null | Marker::True | Marker::False | Marker::FixPos(_) | Marker::FixNeg(_) => {
+                (0, 0)
+            }
+            _ => return None,
+        };
+        rest = rest.get(skip..)?;
+        if items > 0 {
+            if pending.len() > 64 {
+                return None;
+            }
+            pending.push(items);
+        }
+    }
+    changed.then_some(out)
+}
+
+/// A big-endian length of `bytes` bytes from the front of `input`.
+fn read_len(input: &mut &[u8], bytes: usize) -> Option<usize> {
+    let (head, rest) = input.split_at_checked(bytes)?;
+    *input = rest;
+    Some(head.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b)))
+}
+
 /// A key from untrusted input, cut to 64 characters.
 fn short(key: &str) -> String {
     let mut cut: String = key.chars().take(64).collect();
@@ -157,5 +217,22 @@ mod tests {
         );
         let text = from_msgpack::<f32>(&[0x81, 0xa1, b'x', 0x01]).unwrap_err();
         assert!(!text.contains("marker") && text.contains("table"), "{text}");
+    }
+
+    #[test]
+    fn empty_lists_become_empty_maps_and_nothing_else_changes() {
+        // {"a": [], "b": [1, []], "s": "\x90"}: the string's byte stays.
+        let value = [
+            0x83, 0xa1, b'a', 0x90, 0xa1, b'b', 0x92, 0x01, 0x90, 0xa1, b's', 0xa1, 0x90,
+        ];
+        let maps = empty_lists_as_maps(&value).unwrap();
+        assert_eq!(
+            maps,
+            [
+                0x83, 0xa1, b'a', 0x80, 0xa1, b'b', 0x92, 0x01, 0x80, 0xa1, b's', 0xa1, 0x90
+            ]
+        );
+        assert_eq!(empty_lists_as_maps(&[0x92, 0x01, 0x02]), None);
+        assert_eq!(empty_lists_as_maps(&[0x92, 0x90]), None, "truncated");
     }
 }

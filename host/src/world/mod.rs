@@ -12,6 +12,6 @@ pub(crate) mod permissions;
 pub(crate) mod registry;
 pub(crate) mod transaction;
 
-pub(crate) use decode_error::{describe_at, from_msgpack};
+pub(crate) use decode_error::{describe_at, empty_lists_as_maps, from_msgpack};
 pub(crate) use holdings::Holdings;
 pub(crate) use transaction::{Transaction, TransactionInputs, WorldQuota};

@@ -220,20 +220,15 @@ where
         bytes: &[u8],
         strict: bool,
     ) -> Result<Box<dyn Decoded>, RegistryError> {
-        let mut rest = bytes;
-        let mut deserializer = rmp_serde::Deserializer::new(&mut rest);
-        let mut track = serde_path_to_error::Track::new();
-        let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);
-        let mut unknown = None;
-        let value = if strict {
-            // Records the first key the type ignored; the value is refused.
-            serde_ignored::deserialize(tracked, |path| {
-                unknown.get_or_insert_with(|| path.to_string());
-            })
-        } else {
-            T::deserialize(tracked)
-        }
-        .map_err(|e| invalid(name, &super::describe_at(&track.path(), &e)))?;
+        // Lua cannot tell an empty map from an empty list and sends `{}` as
+        // a list; a value that fits only with `{}` as a map is read so.
+        let (value, unknown, trailing) = match read::<T>(bytes, strict) {
+            Ok(read) => read,
+            Err(first) => match super::empty_lists_as_maps(bytes) {
+                Some(maps) => read::<T>(&maps, strict).map_err(|_| invalid(name, &first))?,
+                None => return Err(invalid(name, &first)),
+            },
+        };
         if let Some(path) = unknown {
             return Err(invalid(
                 name,
@@ -245,10 +240,10 @@ where
         finite::check(&value).map_err(|e| invalid(name, &e))?;
         // One value, nothing after it: trailing bytes mean the sender and
         // the component type disagree.
-        if !rest.is_empty() {
+        if trailing > 0 {
             return Err(invalid(
                 name,
-                &format_args!("{} unexpected bytes after the value", rest.len()),
+                &format_args!("{trailing} unexpected bytes after the value"),
             ));
         }
         Ok(Box::new(Value(value)))
@@ -613,6 +608,30 @@ fn ensure_alive(world: &World, entity: Entity) -> Result<(), RegistryError> {
             entity: entity.to_bits().get(),
         })
     }
+}
+
+/// One `T` from the front of `bytes`: the value, the first field the type
+/// ignored (`strict`), and how many bytes follow it; or what is wrong, in
+/// the mod author's words.
+fn read<T: DeserializeOwned>(
+    bytes: &[u8],
+    strict: bool,
+) -> Result<(T, Option<String>, usize), String> {
+    let mut rest = bytes;
+    let mut deserializer = rmp_serde::Deserializer::new(&mut rest);
+    let mut track = serde_path_to_error::Track::new();
+    let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);
+    let mut unknown = None;
+    let value = if strict {
+        // Records the first key the type ignored; the value is refused.
+        serde_ignored::deserialize(tracked, |path| {
+            unknown.get_or_insert_with(|| path.to_string());
+        })
+    } else {
+        T::deserialize(tracked)
+    }
+    .map_err(|e| super::describe_at(&track.path(), &e))?;
+    Ok((value, unknown, rest.len()))
 }
 
 /// At most the first 64 characters of `text` (a key from untrusted input).

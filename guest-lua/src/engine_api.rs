@@ -14,9 +14,9 @@ use std::ffi::c_int;
 use mlua::ffi::{self, lua_State};
 use mlua::{Function, Lua, Table, Value};
 
-use crate::moonbox::sandbox::ecs::WorldError;
 use crate::moonbox::sandbox::engine;
 use crate::value;
+use crate::world_api::failure_message;
 use crate::world_calls::{Raise, error, protected, push_value, type_name};
 
 /// Installs the `engine` global.
@@ -92,7 +92,7 @@ unsafe fn call_onto_stack(state: *mut lua_State) -> Result<(), Raise> {
         }
         match engine::call(name, &bytes) {
             Ok(result) => push_value(state, &result, &label),
-            Err(e) => Err(error(state, &message(&label, e))),
+            Err(e) => Err(error(state, &failure_message(&label, e))),
         }
     }
 }
@@ -149,7 +149,7 @@ unsafe fn emit_from_stack(state: *mut lua_State) -> Result<(), Raise> {
                 &format!("engine.emit: invalid data for command '{name}': {reason}"),
             ));
         }
-        engine::emit(name, &bytes).map_err(|e| error(state, &message("engine.emit", e)))
+        engine::emit(name, &bytes).map_err(|e| error(state, &failure_message("engine.emit", e)))
     }
 }
 
@@ -164,16 +164,5 @@ unsafe fn text<'a>(state: *mut lua_State, index: c_int) -> Option<&'a str> {
         let mut len = 0usize;
         let data = ffi::lua_tolstring(state, index, &mut len);
         std::str::from_utf8(std::slice::from_raw_parts(data.cast::<u8>(), len)).ok()
-    }
-}
-
-/// The message of a Lua error for an engine call the host refused.
-fn message(call: &str, error: WorldError) -> String {
-    match error {
-        WorldError::Denied(why) => format!("{call}: permission denied: {why}"),
-        WorldError::Invalid(why) | WorldError::Unavailable(why) | WorldError::Failed(why) => {
-            format!("{call}: {why}")
-        }
-        WorldError::NoEntity(entity) => format!("{call}: no such entity {entity}"),
     }
 }

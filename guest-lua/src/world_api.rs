@@ -114,18 +114,19 @@ fn name(lua: &Lua, call: &str, name: &mlua::LuaString) -> mlua::Result<String> {
 }
 
 fn failed(lua: &Lua, call: &str, error: WorldError) -> mlua::Error {
-    located(lua, failure_message(call, error))
+    located(lua, failure_message(&format!("world:{call}"), error))
 }
 
-/// The message of a Lua error for a world call the host refused.
+/// The message of a Lua error for a call the host refused; `call` names
+/// it as the mod wrote it (`world:get`, `engine.raycast`).
 pub fn failure_message(call: &str, error: WorldError) -> String {
     match error {
-        WorldError::Denied(why) => format!("world:{call}: permission denied: {why}"),
+        WorldError::Denied(why) => format!("{call}: permission denied: {why}"),
         WorldError::Invalid(why) | WorldError::Unavailable(why) | WorldError::Failed(why) => {
-            format!("world:{call}: {why}")
+            format!("{call}: {why}")
         }
         WorldError::NoEntity(entity) => {
-            format!("world:{call}: no such entity {}", entity_to_lua(entity))
+            format!("{call}: no such entity {}", entity_to_lua(entity))
         }
     }
 }

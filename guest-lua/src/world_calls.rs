@@ -62,7 +62,7 @@ unsafe fn get_onto_stack(state: *mut lua_State) -> Result<(), Raise> {
                 ffi::lua_pushnil(state);
                 Ok(())
             }
-            Err(e) => Err(error(state, &failure_message("get", e))),
+            Err(e) => Err(error(state, &failure_message("world:get", e))),
         }
     }
 }
@@ -74,7 +74,8 @@ unsafe fn set_from_stack(state: *mut lua_State) -> Result<(), Raise> {
         let component = name_arg(state, "set")?;
         let reference = component_ref(state, component)?;
         let bytes = encode_value(state, 4, component)?;
-        world::set(entity, &reference, &bytes).map_err(|e| error(state, &failure_message("set", e)))
+        world::set(entity, &reference, &bytes)
+            .map_err(|e| error(state, &failure_message("world:set", e)))
     }
 }
 

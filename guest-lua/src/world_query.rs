@@ -172,7 +172,7 @@ unsafe fn start(state: *mut lua_State) -> Result<c_int, Raise> {
                 Ok(page) => (*cursor).load(page),
                 Err(e) => {
                     release(state, cursor);
-                    return Err(error(state, &failure_message("query", e)));
+                    return Err(error(state, &failure_message("world:query", e)));
                 }
             }
         } else {
@@ -198,7 +198,7 @@ unsafe fn start(state: *mut lua_State) -> Result<c_int, Raise> {
                 }
                 Err(e) => {
                     release(state, cursor);
-                    return Err(error(state, &failure_message("query", e)));
+                    return Err(error(state, &failure_message("world:query", e)));
                 }
             }
         }
@@ -386,7 +386,7 @@ unsafe fn advance(
                 (Some(_), _) => sync(state, cursor, if more.is_some() { QUERY_PAGE } else { 0 })?,
                 (None, Some(next)) => match world::query_next(next, QUERY_PAGE) {
                     Ok(page) => Some(page),
-                    Err(e) => return Err(error(state, &failure_message("query", e))),
+                    Err(e) => return Err(error(state, &failure_message("world:query", e))),
                 },
                 (None, None) => None,
             };
@@ -620,7 +620,7 @@ unsafe fn sync(
         writer.ends.clear();
         match result {
             Ok(page) => Ok(Some(page)),
-            Err(e) => Err(error(state, &failure_message("query", e))),
+            Err(e) => Err(error(state, &failure_message("world:query", e))),
         }
     }
 }

@@ -14,6 +14,7 @@ mod engine_api;
 mod environment;
 mod errors;
 mod limits;
+mod snapshot;
 mod tasks;
 mod value;
 mod world_api;
@@ -66,6 +67,11 @@ struct LuaSandbox {
 }
 
 impl LuaSandbox {
+    /// Where this state lives in the linear memory.
+    fn address(&self) -> u32 {
+        (self as *const Self).addr() as u32
+    }
+
     /// The WIT error for `error`, classified by the limits Lua raised in
     /// this call (never by the message alone).
     fn script_error(&self, error: &mlua::Error) -> ScriptError {
@@ -162,6 +168,18 @@ impl GuestSandbox for LuaSandbox {
 
     fn memory_used(&self) -> u64 {
         u64::try_from(self.lua.used_memory()).unwrap_or(u64::MAX)
+    }
+
+    fn save(&self) -> u32 {
+        snapshot::save();
+        self.address()
+    }
+
+    fn restore(&self, state: u32, pages: u32) -> u32 {
+        if self.address() != state {
+            return 1;
+        }
+        snapshot::restore(pages)
     }
 }
 

@@ -39,6 +39,7 @@ mod host;
 mod mods;
 mod replay;
 mod runtime;
+mod snapshot;
 mod system;
 mod world;
 
@@ -74,7 +75,8 @@ pub use runtime::limits::{
     DEFAULT_WALL_CLOCK, Limits, MIN_HARD_MEMORY, MIN_MEMORY,
 };
 pub use runtime::meter::{HOST_FUEL_PRICES, HostFuelPrices};
-pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig};
+pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig, SandboxSnapshot};
+pub use snapshot::SnapshotError;
 pub use system::{
     EventError, MAX_EVENT_DEPTH, MAX_PENDING_EVENT_BYTES, Outcome, ScriptSystem, TickReport,
     WorldUsage,

@@ -8,7 +8,7 @@ pub const DEFAULT_MAX_LINES: usize = 10_000;
 pub const DEFAULT_MAX_BYTES: usize = 1024 * 1024;
 
 /// Which Lua function wrote a line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Channel {
     /// `print`
     Out,
@@ -94,6 +94,11 @@ impl Console {
     /// How many lines were dropped because the console was full.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// Counts `lines` more as dropped (a restored console's earlier losses).
+    pub(crate) fn add_dropped(&mut self, lines: u64) {
+        self.dropped = self.dropped.saturating_add(lines);
     }
 }
 

@@ -11,9 +11,11 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllo
 use super::bindings::{Sandbox as SandboxWorld, SandboxPre};
 use super::cache::{self, CacheOutcome};
 use super::epoch::EpochTicker;
-use super::sandbox::{Sandbox, SandboxConfig};
+use super::guest::Guest;
+use super::sandbox::{Sandbox, SandboxConfig, SandboxSnapshot};
 use super::store::StoreState;
 use crate::ScriptError;
+use crate::snapshot::SnapshotError;
 
 /// The guest component (Lua 5.4 in wasm), built by `guest-lua/build.sh`.
 pub const GUEST_COMPONENT: &[u8] = include_bytes!("../../guest/moonbox_guest.wasm");
@@ -116,8 +118,7 @@ pub struct ScriptEngine {
 }
 
 struct EngineInner {
-    engine: Engine,
-    pre: SandboxPre<StoreState>,
+    guest: Arc<Guest>,
     cache: CacheOutcome,
     _ticker: Option<EpochTicker>,
 }
@@ -169,8 +170,7 @@ impl ScriptEngine {
         };
         Ok(Self {
             inner: Arc::new(EngineInner {
-                engine,
-                pre,
+                guest: Arc::new(Guest::new(engine, pre)),
                 cache,
                 _ticker: ticker,
             }),
@@ -184,7 +184,42 @@ impl ScriptEngine {
     /// [`ScriptError::InvalidConfig`] for limits out of range;
     /// [`ScriptError::Host`] if the guest cannot be instantiated.
     pub fn sandbox(&self, config: &SandboxConfig) -> Result<Sandbox, ScriptError> {
-        Sandbox::new(&self.inner.engine, &self.inner.pre, config)
+        Sandbox::new(&self.inner.guest, config)
+    }
+
+    /// A sandbox in the state `snapshot` captured (see
+    /// [`Sandbox::snapshot`]), in a fresh instance: it behaves from here on
+    /// exactly as the captured sandbox did, fuel included. `config` must be
+    /// the one the captured sandbox was created with: a snapshot never
+    /// chooses its own limits.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let engine = moonbox::ScriptEngine::new()?;
+    /// let config = moonbox::SandboxConfig::default();
+    /// let mut sandbox = engine.sandbox(&config)?;
+    /// sandbox.run("count.lua", b"n = 0 function bump() n = n + 1 print(n) end")?;
+    /// sandbox.call("bump")?;
+    /// let saved = sandbox.snapshot()?;
+    /// sandbox.call("bump")?;
+    /// let mut restored = engine.restore_sandbox(&config, &saved)?;
+    /// restored.call("bump")?;
+    /// assert_eq!(restored.console().lines().last().unwrap().text, "2");
+    /// assert_eq!(restored.fuel_used(), sandbox.fuel_used());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`SnapshotError`] if the snapshot belongs to another guest or
+    /// config, or is damaged; the guest's own state is only ever checked
+    /// inside the new sandbox.
+    pub fn restore_sandbox(
+        &self,
+        config: &SandboxConfig,
+        snapshot: &SandboxSnapshot,
+    ) -> Result<Sandbox, SnapshotError> {
+        Sandbox::restore(&self.inner.guest, config, snapshot)
     }
 
     /// What the engine's start did with [`EngineConfig::cache`]: loaded the
@@ -195,7 +230,7 @@ impl ScriptEngine {
 
     /// The underlying wasmtime engine.
     pub fn wasmtime_engine(&self) -> &Engine {
-        &self.inner.engine
+        &self.inner.guest.engine
     }
 }
 

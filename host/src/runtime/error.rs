@@ -106,7 +106,7 @@ impl ScriptError {
 }
 
 /// The limits a script can run into. See [`Limits`](crate::Limits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum LimitKind {
     /// The fuel (instruction budget) of one call ran out. Cannot be caught.

@@ -32,6 +32,11 @@ impl MemoryLimiter {
     pub(crate) fn peak(&self) -> usize {
         self.peak
     }
+
+    /// Raises the peak to `peak` (a restored sandbox keeps its original's).
+    pub(crate) fn raise_peak(&mut self, peak: usize) {
+        self.peak = self.peak.max(peak);
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {

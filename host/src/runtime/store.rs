@@ -9,9 +9,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{
     GuestChannel,
-    moonbox::sandbox::{console, meter},
+    moonbox::sandbox::{console, meter, snapshot},
 };
 use super::console::{Channel, Console};
+use super::guest::Region;
 use super::limiter::MemoryLimiter;
 use super::meter::{FuelOwed, price};
 use crate::world::Transaction;
@@ -37,6 +38,23 @@ pub(crate) struct StoreState {
     pub(crate) fuel_at_host_call: u64,
     /// Tasks the script has waiting (`task.spawn`), as it last said.
     pub(crate) tasks_pending: u32,
+    /// Memory on its way out of or into the guest, during a snapshot.
+    pub(crate) transfer: Transfer,
+}
+
+/// Memory moving between the host and the guest for a snapshot.
+#[derive(Default)]
+pub(crate) enum Transfer {
+    /// No snapshot is being taken or restored.
+    #[default]
+    Idle,
+    /// `save` runs: the regions it handed so far.
+    Saving(Vec<Region>),
+    /// `restore` runs: each run's address and its range of `bytes`.
+    Restoring {
+        runs: Vec<(u32, std::ops::Range<usize>)>,
+        bytes: Vec<u8>,
+    },
 }
 
 impl StoreState {
@@ -56,6 +74,7 @@ impl StoreState {
             owed: FuelOwed::default(),
             fuel_at_host_call: 0,
             tasks_pending: 0,
+            transfer: Transfer::Idle,
         }
     }
 
@@ -113,5 +132,34 @@ impl meter::Host for StoreState {
             .pending()
             .saturating_add(self.memory.owed.pending());
         Ok(self.fuel_at_host_call.saturating_sub(owed))
+    }
+}
+
+impl snapshot::Host for StoreState {
+    fn memory(&mut self, address: u32, data: Vec<u8>) -> Result<()> {
+        if let Transfer::Saving(regions) = &mut self.transfer {
+            regions.push((address, data));
+        }
+        Ok(())
+    }
+
+    fn run_address(&mut self, index: u32) -> Result<Option<u32>> {
+        Ok(match &self.transfer {
+            Transfer::Restoring { runs, .. } => runs
+                .get(usize::try_from(index).unwrap_or(usize::MAX))
+                .map(|(address, _)| *address),
+            _ => None,
+        })
+    }
+
+    fn run_data(&mut self, index: u32) -> Result<Vec<u8>> {
+        let Transfer::Restoring { runs, bytes } = &self.transfer else {
+            return Ok(Vec::new());
+        };
+        let run = runs.get(usize::try_from(index).unwrap_or(usize::MAX));
+        Ok(run
+            .and_then(|(_, range)| bytes.get(range.clone()))
+            .unwrap_or_default()
+            .to_vec())
     }
 }

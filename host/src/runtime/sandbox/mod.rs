@@ -1,19 +1,24 @@
 //! [`Sandbox`]: one Lua state in its own wasm instance and store.
 
+mod snapshot;
+
+use std::sync::Arc;
+
+use wasmtime::Store;
 use wasmtime::component::ResourceAny;
-use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use super::bindings::{
-    GuestConfig, GuestError, GuestLimitKind, LuaError, Sandbox as SandboxWorld, SandboxPre,
-};
+use super::bindings::{GuestConfig, GuestError, GuestLimitKind, LuaError, Sandbox as SandboxWorld};
 use super::console::{self, Console};
 use super::engine::EPOCH_TICK;
+use super::guest::Guest;
 use super::limiter::MemoryLimiter;
 use super::store::StoreState;
 use super::{meter, trap, wasi};
+
 use crate::world::Transaction;
 use crate::{LimitKind, Limits, ScriptError};
+pub use snapshot::SandboxSnapshot;
 
 /// Longest error message, traceback or console line (in bytes) a sandbox
 /// reports; longer text is cut inside the guest and ends in `... (truncated)`.
@@ -64,6 +69,8 @@ impl Default for SandboxConfig {
 /// Create sandboxes with [`crate::ScriptEngine::sandbox`].
 pub struct Sandbox {
     state: State,
+    guest: Arc<Guest>,
+    config: SandboxConfig,
     limits: Limits,
     fuel_used: u64,
     last_fuel_used: u64,
@@ -84,11 +91,7 @@ enum State {
 }
 
 impl Sandbox {
-    pub(crate) fn new(
-        engine: &Engine,
-        pre: &SandboxPre<StoreState>,
-        config: &SandboxConfig,
-    ) -> Result<Self, ScriptError> {
+    pub(crate) fn new(guest: &Arc<Guest>, config: &SandboxConfig) -> Result<Self, ScriptError> {
         let limits = &config.limits;
         limits.validate()?;
         let cap =
@@ -102,7 +105,7 @@ impl Sandbox {
             MemoryLimiter::new(cap),
             stderr,
         );
-        let mut store = Store::new(engine, state);
+        let mut store = Store::new(&guest.engine, state);
         store.limiter(|state| &mut state.memory);
         meter::install(&mut store);
         store.epoch_deadline_trap();
@@ -113,7 +116,7 @@ impl Sandbox {
             max_depth: limits.max_depth,
             max_text_len: u32::try_from(MAX_TEXT_LEN).unwrap_or(u32::MAX),
         };
-        let created = pre.instantiate(&mut store).and_then(|world| {
+        let created = guest.pre.instantiate(&mut store).and_then(|world| {
             let lua = world
                 .moonbox_sandbox_runtime()
                 .sandbox()
@@ -127,6 +130,8 @@ impl Sandbox {
                     world: Box::new(world),
                     lua,
                 },
+                guest: Arc::clone(guest),
+                config: config.clone(),
                 limits: limits.clone(),
                 fuel_used: 0,
                 last_fuel_used: 0,
@@ -397,17 +402,35 @@ impl Sandbox {
         &mut self,
         call: impl FnOnce(&SandboxWorld, &mut Store<StoreState>, ResourceAny) -> wasmtime::Result<R>,
     ) -> Result<R, ScriptError> {
+        self.enter_metered(true, call)
+    }
+
+    /// As [`Sandbox::enter`]; an unmetered call (saving and restoring) is
+    /// not counted in the fuel statistics, so that taking a snapshot
+    /// changes nothing a script or an engine can see.
+    fn enter_metered<R>(
+        &mut self,
+        metered: bool,
+        call: impl FnOnce(&SandboxWorld, &mut Store<StoreState>, ResourceAny) -> wasmtime::Result<R>,
+    ) -> Result<R, ScriptError> {
         let (store, world, lua) = match &mut self.state {
             State::Live { store, world, lua } => (store, world, *lua),
             State::Discarded { cause, .. } => {
                 return Err(ScriptError::SandboxPoisoned { cause: *cause });
             }
         };
-        arm(store, self.limits.fuel, &self.limits)?;
+        let fuel = if metered {
+            self.limits.fuel
+        } else {
+            snapshot::FUEL
+        };
+        arm(store, fuel, &self.limits)?;
         let result = call(world, store, lua);
-        let left = store.get_fuel().unwrap_or(0);
-        self.last_fuel_used = self.limits.fuel.saturating_sub(left);
-        self.fuel_used = self.fuel_used.saturating_add(self.last_fuel_used);
+        if metered {
+            let left = store.get_fuel().unwrap_or(0);
+            self.last_fuel_used = self.limits.fuel.saturating_sub(left);
+            self.fuel_used = self.fuel_used.saturating_add(self.last_fuel_used);
+        }
         match result {
             Ok(value) => Ok(value),
             Err(trap) => {

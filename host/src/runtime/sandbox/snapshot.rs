@@ -1,0 +1,398 @@
+//! [`SandboxSnapshot`]: a sandbox's whole state between calls, restorable
+//! into a fresh instance of the same guest.
+//!
+//! Between calls the guest's state is its linear memory outside the shadow
+//! stack (the guest hands it over with `save`, allocating nothing) and what
+//! the host keeps for the sandbox (fuel statistics, console, counters). A
+//! snapshot stores the 4 KiB pages that differ from a fresh sandbox with
+//! the same config, LZ4-compressed. Restoring creates that fresh sandbox
+//! and has the guest write the pages back (`restore`); the guest's state
+//! sits at the same address in every instance created with that config,
+//! which the guest checks.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Sandbox, SandboxConfig, State};
+use crate::runtime::console::{Channel, Console};
+use crate::runtime::error::LimitKind;
+use crate::runtime::guest::{Guest, Region};
+use crate::runtime::store::Transfer;
+use crate::snapshot::SnapshotError;
+
+/// Fuel for the guest's side of saving or restoring: it copies nothing
+/// itself (one host call per region or run), so this is never reached; the
+/// calls are not counted in the sandbox's statistics.
+pub(super) const FUEL: u64 = 1 << 40;
+
+/// The unit of a snapshot's difference from a fresh sandbox.
+const PAGE: usize = 4096;
+
+const WASM_PAGE: u64 = 65_536;
+
+/// A sandbox's complete state between calls: taken with
+/// [`Sandbox::snapshot`], restored with
+/// [`crate::ScriptEngine::restore_sandbox`]. It names the guest and the
+/// sandbox settings it was taken with and restores into nothing else.
+///
+/// Serializable with serde; decoded from untrusted bytes, it is checked
+/// before anything is allocated for it, and the guest's memory it carries
+/// only ever runs inside the sandbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxSnapshot {
+    guest: [u8; 32],
+    config: [u8; 32],
+    /// The guest's memory, or why there is none.
+    memory: Memory,
+    fuel_used: u64,
+    last_fuel_used: u64,
+    memory_peak: u64,
+    queries_opened: u32,
+    tasks_pending: u32,
+    console: Vec<(Channel, String)>,
+    console_dropped: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Memory {
+    /// A trap discarded the sandbox, for this reason.
+    Discarded(Option<LimitKind>),
+    Live {
+        /// The guest's state's address (`save` returned it).
+        state: u32,
+        /// The memory's size, in wasm pages.
+        pages: u32,
+        /// The pages that differ from a fresh sandbox, as runs of
+        /// consecutive bytes: address and length.
+        runs: Vec<(u32, u32)>,
+        /// The runs' bytes end to end, as one LZ4 block.
+        #[serde(with = "serde_bytes")]
+        compressed: Vec<u8>,
+    },
+}
+
+impl SandboxSnapshot {
+    /// Bytes of guest memory that differ from a fresh sandbox's.
+    pub fn memory_bytes(&self) -> u64 {
+        match &self.memory {
+            Memory::Discarded(_) => 0,
+            Memory::Live { runs, .. } => runs.iter().map(|&(_, len)| u64::from(len)).sum(),
+        }
+    }
+
+    /// Those bytes compressed, as stored.
+    pub fn stored_bytes(&self) -> usize {
+        match &self.memory {
+            Memory::Discarded(_) => 0,
+            Memory::Live { compressed, .. } => compressed.len(),
+        }
+    }
+
+    /// Fuel the sandbox had used when the snapshot was taken.
+    pub fn fuel_used(&self) -> u64 {
+        self.fuel_used
+    }
+
+    /// Whether the sandbox had been discarded by a trap.
+    pub fn is_poisoned(&self) -> bool {
+        matches!(self.memory, Memory::Discarded(_))
+    }
+}
+
+impl Sandbox {
+    /// Captures the sandbox's whole state: its Lua state (globals,
+    /// closures, coroutines, tasks), its console and its statistics.
+    /// Taking a snapshot changes nothing the script or the engine can see,
+    /// fuel included. A discarded sandbox gives a snapshot of a discarded
+    /// sandbox. See [`crate::ScriptEngine::restore_sandbox`].
+    ///
+    /// # Errors
+    /// [`SnapshotError::Script`] if the guest cannot be read (a bug).
+    pub fn snapshot(&mut self) -> Result<SandboxSnapshot, SnapshotError> {
+        let memory = match &self.state {
+            State::Discarded { cause, .. } => Memory::Discarded(*cause),
+            State::Live { .. } => {
+                let (state, regions) = self.save()?;
+                let guest = Arc::clone(&self.guest);
+                let baseline = guest.baseline(config_digest(&self.config), || {
+                    fresh_regions(&guest, &self.config)
+                })?;
+                let end = regions
+                    .iter()
+                    .map(|(address, data)| u64::from(*address) + data.len() as u64)
+                    .max()
+                    .unwrap_or(0);
+                let (runs, bytes) = diff(&baseline, &regions);
+                Memory::Live {
+                    state,
+                    pages: u32::try_from(end / WASM_PAGE).unwrap_or(u32::MAX),
+                    runs,
+                    compressed: lz4_flex::block::compress(&bytes),
+                }
+            }
+        };
+        let data = self.state_data();
+        Ok(SandboxSnapshot {
+            guest: self.guest.digest,
+            config: config_digest(&self.config),
+            memory,
+            fuel_used: self.fuel_used,
+            last_fuel_used: self.last_fuel_used,
+            memory_peak: self.memory_peak(),
+            queries_opened: data.queries_opened,
+            tasks_pending: data.tasks_pending,
+            console: data
+                .console
+                .lines()
+                .map(|line| (line.channel, line.text.clone()))
+                .collect(),
+            console_dropped: data.console.dropped(),
+        })
+    }
+
+    /// A fresh sandbox made into the one `snapshot` captured.
+    pub(crate) fn restore(
+        guest: &Arc<Guest>,
+        config: &SandboxConfig,
+        snapshot: &SandboxSnapshot,
+    ) -> Result<Self, SnapshotError> {
+        if snapshot.guest != guest.digest {
+            return Err(SnapshotError::OtherGuest {
+                expected: short_hex(&guest.digest),
+                found: short_hex(&snapshot.guest),
+            });
+        }
+        if snapshot.config != config_digest(config) {
+            return Err(SnapshotError::OtherConfig {
+                what: "the sandbox".into(),
+            });
+        }
+        let creating = |source| SnapshotError::Script {
+            action: "creating the sandbox to restore".into(),
+            source,
+        };
+        let mut sandbox = Sandbox::new(guest, config).map_err(creating)?;
+        match &snapshot.memory {
+            Memory::Discarded(cause) => {
+                sandbox.restore_host_side(snapshot);
+                sandbox.discard(*cause);
+            }
+            Memory::Live {
+                state,
+                pages,
+                runs,
+                compressed,
+            } => {
+                let baseline = guest.baseline(config_digest(config), || sandbox.save_regions())?;
+                let (runs, bytes) = unpack(&baseline, config, *pages, runs, compressed)?;
+                sandbox.state_data_mut().transfer = Transfer::Restoring { runs, bytes };
+                let (state, pages) = (*state, *pages);
+                let written = sandbox.enter_metered(false, |world, store, lua| {
+                    world
+                        .moonbox_sandbox_runtime()
+                        .sandbox()
+                        .call_restore(store, lua, state, pages)
+                });
+                sandbox.state_data_mut().transfer = Transfer::Idle;
+                match written {
+                    Ok(0) => {}
+                    Ok(1) => {
+                        return Err(SnapshotError::corrupt(
+                            "the Lua state is not where this guest keeps it",
+                        ));
+                    }
+                    Ok(2) => {
+                        return Err(SnapshotError::corrupt(format!(
+                            "the memory cannot grow to {pages} pages"
+                        )));
+                    }
+                    Ok(_) => {
+                        return Err(SnapshotError::corrupt(
+                            "a run of memory did not land where it belongs",
+                        ));
+                    }
+                    Err(source) => {
+                        return Err(SnapshotError::Script {
+                            action: "restoring the sandbox's memory".into(),
+                            source,
+                        });
+                    }
+                }
+                sandbox.restore_host_side(snapshot);
+            }
+        }
+        Ok(sandbox)
+    }
+
+    /// The statistics, counters and console the host keeps.
+    fn restore_host_side(&mut self, snapshot: &SandboxSnapshot) {
+        self.fuel_used = snapshot.fuel_used;
+        self.last_fuel_used = snapshot.last_fuel_used;
+        let (lines, bytes) = (self.config.console_max_lines, self.config.console_max_bytes);
+        let data = self.state_data_mut();
+        data.queries_opened = snapshot.queries_opened;
+        data.tasks_pending = snapshot.tasks_pending;
+        data.memory
+            .raise_peak(usize::try_from(snapshot.memory_peak).unwrap_or(usize::MAX));
+        let console = &mut data.console;
+        *console = Console::new(lines, bytes);
+        for (channel, text) in &snapshot.console {
+            // Pushed, so the console's own bounds hold for untrusted lines.
+            console.push(*channel, text.clone());
+        }
+        console.add_dropped(snapshot.console_dropped);
+    }
+
+    /// The guest's memory outside its stack, and its state's address.
+    fn save(&mut self) -> Result<(u32, Vec<Region>), SnapshotError> {
+        self.state_data_mut().transfer = Transfer::Saving(Vec::new());
+        let state = self.enter_metered(false, |world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_save(store, lua)
+        });
+        let regions = match std::mem::take(&mut self.state_data_mut().transfer) {
+            Transfer::Saving(regions) => regions,
+            _ => Vec::new(),
+        };
+        let state = state.map_err(|source| SnapshotError::Script {
+            action: "saving the sandbox".into(),
+            source,
+        })?;
+        Ok((state, regions))
+    }
+
+    fn save_regions(&mut self) -> Result<Vec<Region>, SnapshotError> {
+        self.save().map(|(_, regions)| regions)
+    }
+}
+
+/// The memory regions of a fresh sandbox with `config`.
+fn fresh_regions(guest: &Arc<Guest>, config: &SandboxConfig) -> Result<Vec<Region>, SnapshotError> {
+    Sandbox::new(guest, config)
+        .map_err(|source| SnapshotError::Script {
+            action: "creating a fresh sandbox to compare with".into(),
+            source,
+        })?
+        .save_regions()
+}
+
+/// The pages of `now` that differ from `base` (memory beyond `base` is
+/// zero in a fresh sandbox), merged into runs, and their bytes end to end.
+fn diff(base: &[Region], now: &[Region]) -> (Vec<(u32, u32)>, Vec<u8>) {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    let mut bytes = Vec::new();
+    for (address, data) in now {
+        let old: &[u8] = base
+            .iter()
+            .find(|(start, _)| start == address)
+            .map_or(&[], |(_, data)| data);
+        for (index, page) in data.chunks(PAGE).enumerate() {
+            let offset = index * PAGE;
+            let before = old.get(offset..).unwrap_or_default();
+            let before = &before[..before.len().min(page.len())];
+            let same = page[..before.len()] == *before
+                && page[before.len()..].iter().all(|&byte| byte == 0);
+            if same {
+                continue;
+            }
+            // Regions lie inside a 4 GiB memory: offsets fit.
+            let at = address.saturating_add(u32::try_from(offset).unwrap_or(u32::MAX));
+            let len = u32::try_from(page.len()).unwrap_or(u32::MAX);
+            match runs.last_mut() {
+                Some((start, run)) if start.saturating_add(*run) == at => *run += len,
+                _ => runs.push((at, len)),
+            }
+            bytes.extend_from_slice(page);
+        }
+    }
+    (runs, bytes)
+}
+
+/// Checks a snapshot's runs against where this guest keeps its state and
+/// against the sandbox's memory cap, then decompresses them.
+#[allow(clippy::type_complexity)]
+fn unpack(
+    baseline: &[Region],
+    config: &SandboxConfig,
+    pages: u32,
+    runs: &[(u32, u32)],
+    compressed: &[u8],
+) -> Result<(Vec<(u32, Range<usize>)>, Vec<u8>), SnapshotError> {
+    let size = u64::from(pages) * WASM_PAGE;
+    if size > config.limits.hard_memory_cap() {
+        return Err(SnapshotError::corrupt(format!(
+            "its memory ({size} bytes) is over the sandbox's cap ({} bytes)",
+            config.limits.hard_memory_cap()
+        )));
+    }
+    // Where runs may go: the regions `save` hands over; the last one ends
+    // at the memory's end. Never the shadow stack, which is in use.
+    let last = baseline.iter().map(|(start, _)| *start).max().unwrap_or(0);
+    let allowed = |start: u64, end: u64| {
+        baseline.iter().any(|(region, data)| {
+            let region = u64::from(*region);
+            let region_end = if region == u64::from(last) {
+                size
+            } else {
+                region + data.len() as u64
+            };
+            region <= start && end <= region_end
+        })
+    };
+    let mut checked = Vec::with_capacity(runs.len().min(1 << 20));
+    let mut previous_end = 0u64;
+    let mut total = 0usize;
+    for &(address, len) in runs {
+        let (start, end) = (u64::from(address), u64::from(address) + u64::from(len));
+        if len == 0 || start < previous_end || !allowed(start, end) {
+            return Err(SnapshotError::corrupt(format!(
+                "a run of {len} bytes at {address:#x} is out of order or outside the memory it may write"
+            )));
+        }
+        previous_end = end;
+        let len = len as usize;
+        checked.push((address, total..total + len));
+        total += len;
+    }
+    // `total` is bounded by the memory size, checked above.
+    let mut bytes = vec![0; total];
+    match lz4_flex::block::decompress_into(compressed, &mut bytes) {
+        Ok(n) if n == total => Ok((checked, bytes)),
+        Ok(n) => Err(SnapshotError::corrupt(format!(
+            "its memory decompresses to {n} bytes, not {total}"
+        ))),
+        Err(e) => Err(SnapshotError::corrupt(format!(
+            "its memory does not decompress: {e}"
+        ))),
+    }
+}
+
+/// A digest of the settings that decide a sandbox's behaviour (the
+/// wall-clock backstop does not).
+pub(crate) fn config_digest(config: &SandboxConfig) -> [u8; 32] {
+    let limits = &config.limits;
+    let mut sha = Sha256::new();
+    sha.update(b"moonbox-sandbox-config-1");
+    for value in [
+        limits.fuel,
+        limits.memory,
+        limits.hard_memory.map_or(0, |v| v.saturating_add(1)),
+        u64::from(limits.max_depth),
+        config.seed,
+        config.console_max_lines as u64,
+        config.console_max_bytes as u64,
+    ] {
+        sha.update(value.to_le_bytes());
+    }
+    sha.finalize().into()
+}
+
+/// The first 8 bytes of a digest, in hex.
+fn short_hex(digest: &[u8; 32]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -14,6 +14,9 @@ use crate::mods::{LoadError, LoadedMod, ModSource, Policy, ScriptManager};
 use crate::runtime::console::Console;
 use crate::runtime::engine::{EngineConfig, ScriptEngine};
 use crate::runtime::error::ScriptError;
+use crate::snapshot::error::short_hex;
+use crate::snapshot::world::WorldState;
+use crate::snapshot::{Body, Snapshot, SnapshotError};
 use crate::system::{EventError, ScriptSystem, TickReport, WorldUsage};
 use crate::world::registry::ComponentRegistry;
 
@@ -301,5 +304,68 @@ impl Moonbox {
     /// The system: the ECS side and the entity links.
     pub fn system(&self) -> &ScriptSystem {
         &self.system
+    }
+
+    /// Captures the whole simulation after a tick: `world`'s registered
+    /// components and entity handles, every mod with its Lua state, the
+    /// links, the console and the events waiting. Taking a snapshot changes
+    /// nothing, fuel included. Components the registry does not know are
+    /// not in it: an engine that keeps others saves them itself.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let registry = std::sync::Arc::new(moonbox::ComponentRegistry::new());
+    /// let mut host = moonbox::Moonbox::builder(registry).build()?;
+    /// let mut world = hecs::World::new();
+    /// host.tick(&mut world, 1.0 / 60.0);
+    /// let saved = host.snapshot(&world)?;
+    /// host.tick(&mut world, 1.0 / 60.0);
+    /// host.restore(&mut world, &saved)?; // rolled back
+    /// assert_eq!(host.tick_count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`SnapshotError`] if a component cannot be encoded.
+    pub fn snapshot(&mut self, world: &World) -> Result<Snapshot, SnapshotError> {
+        let world = WorldState::capture(world, self.manager.registry())?;
+        Ok(Snapshot::new(Body {
+            guest: self.manager.engine().guest_digest(),
+            seed: self.manager.seed(),
+            world,
+            system: self.system.capture(),
+            mods: self.manager.capture()?,
+        }))
+    }
+
+    /// Puts the simulation (and `world`) back in the state `snapshot`
+    /// captured; the next tick runs as the tick after it did. The mods
+    /// loaded must be those of the snapshot, from the same sources, with
+    /// the same policy and seed. Nothing changes unless it all restores.
+    ///
+    /// # Errors
+    /// [`SnapshotError`]: another guest or seed, other mods or sources, a
+    /// world that does not fit the registry, or a damaged snapshot.
+    pub fn restore(&mut self, world: &mut World, snapshot: &Snapshot) -> Result<(), SnapshotError> {
+        let body = snapshot.body();
+        let guest = self.manager.engine().guest_digest();
+        if body.guest != guest {
+            return Err(SnapshotError::OtherGuest {
+                expected: short_hex(&guest),
+                found: short_hex(&body.guest),
+            });
+        }
+        if body.seed != self.manager.seed() {
+            return Err(SnapshotError::OtherConfig {
+                what: format!("the simulation (seed {})", body.seed),
+            });
+        }
+        let restored_world = body.world.restore(self.manager.registry())?;
+        let system = ScriptSystem::restored(&body.system, self.system.console())?;
+        self.manager.restore(&body.mods)?;
+        *world = restored_world;
+        self.system = system;
+        Ok(())
     }
 }

@@ -76,7 +76,7 @@ pub use runtime::limits::{
 };
 pub use runtime::meter::{HOST_FUEL_PRICES, HostFuelPrices};
 pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig, SandboxSnapshot};
-pub use snapshot::SnapshotError;
+pub use snapshot::{MAX_SNAPSHOT_BYTES, SNAPSHOT_FORMAT_VERSION, Snapshot, SnapshotError};
 pub use system::{
     EventError, MAX_EVENT_DEPTH, MAX_PENDING_EVENT_BYTES, Outcome, ScriptSystem, TickReport,
     WorldUsage,

@@ -49,6 +49,15 @@ pub struct CommandError {
 }
 
 impl Command {
+    /// A command as a snapshot restores it.
+    pub(crate) fn restored(mod_name: Arc<str>, name: String, data: Vec<u8>) -> Self {
+        Self {
+            mod_name,
+            name,
+            data,
+        }
+    }
+
     /// The mod that emitted it.
     pub fn mod_name(&self) -> &str {
         &self.mod_name

@@ -10,7 +10,8 @@ use crate::engine_api::EngineFunctions;
 use crate::runtime::engine::ScriptEngine;
 use crate::runtime::error::ScriptError;
 use crate::runtime::limits::Limits;
-use crate::runtime::sandbox::{Sandbox, SandboxConfig};
+use crate::runtime::sandbox::{Sandbox, SandboxConfig, SandboxSnapshot};
+use crate::snapshot::SnapshotError;
 use crate::world::WorldQuota;
 use crate::world::permissions::{EntityScope, Permissions};
 use crate::world::registry::ComponentRegistry;
@@ -39,7 +40,7 @@ impl ModStatus {
 }
 
 /// What a mod has used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModStats {
     /// Fuel of all its handler calls.
     pub fuel_used: u64,
@@ -418,11 +419,7 @@ impl ScriptManager {
         };
         let mut sandbox = self
             .engine
-            .sandbox(&SandboxConfig {
-                limits: limits.clone(),
-                seed: mod_seed(self.seed, &name),
-                ..SandboxConfig::default()
-            })
+            .sandbox(&self.sandbox_config(&limits, &name))
             .map_err(script)?;
         for (path, text) in &source.files {
             sandbox
@@ -460,6 +457,134 @@ impl ScriptManager {
 
 /// Each mod's own seed: the run's seed mixed with its name (FNV-1a), so two
 /// mods never share a random stream and the result never depends on load order.
+/// What a snapshot keeps of one mod besides its sources, which must be
+/// loaded already when it is restored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ModState {
+    name: String,
+    /// [`ModSource::digest`] of the sources it ran.
+    sources: [u8; 32],
+    /// Why it is disabled; `None` if it is active.
+    disabled: Option<String>,
+    stats: ModStats,
+    earlier: ModStats,
+    needs_on_load: bool,
+    sandbox: SandboxSnapshot,
+}
+
+impl ModState {
+    /// The mod's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its sandbox's snapshot.
+    pub(crate) fn sandbox(&self) -> &SandboxSnapshot {
+        &self.sandbox
+    }
+}
+
+impl ScriptManager {
+    /// The engine the mods run on.
+    pub(crate) fn engine(&self) -> &ScriptEngine {
+        &self.engine
+    }
+
+    /// The seed mods' random sources derive from.
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The config of the sandbox of mod `name` with `limits`.
+    fn sandbox_config(&self, limits: &Limits, name: &str) -> SandboxConfig {
+        SandboxConfig {
+            limits: limits.clone(),
+            seed: mod_seed(self.seed, name),
+            ..SandboxConfig::default()
+        }
+    }
+
+    /// Every mod's state, in name order.
+    pub(crate) fn capture(&mut self) -> Result<Vec<ModState>, SnapshotError> {
+        self.mods
+            .values_mut()
+            .map(|loaded| {
+                Ok(ModState {
+                    name: loaded.name.to_string(),
+                    sources: loaded.source.digest(),
+                    disabled: match &loaded.status {
+                        ModStatus::Active => None,
+                        ModStatus::Disabled { reason } => Some(reason.clone()),
+                    },
+                    stats: loaded.stats,
+                    earlier: loaded.earlier,
+                    needs_on_load: loaded.needs_on_load,
+                    sandbox: loaded.sandbox.snapshot()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts every mod in the state `states` gives it. The mods loaded must
+    /// be exactly those of `states`, from the same sources; nothing changes
+    /// unless every mod restores.
+    pub(crate) fn restore(&mut self, states: &[ModState]) -> Result<(), SnapshotError> {
+        let mismatch = |name: &str, message: &str| SnapshotError::Mod {
+            name: name.to_owned(),
+            message: message.to_owned(),
+        };
+        if let Some(extra) = self
+            .mods
+            .keys()
+            .find(|name| !states.iter().any(|s| s.name == **name))
+        {
+            return Err(mismatch(extra, "is loaded here but not in the snapshot"));
+        }
+        let mut sandboxes = Vec::with_capacity(states.len());
+        for state in states {
+            let loaded = self
+                .mods
+                .get(&state.name)
+                .ok_or_else(|| mismatch(&state.name, "is in the snapshot but not loaded here"))?;
+            if loaded.source.digest() != state.sources {
+                return Err(mismatch(
+                    &state.name,
+                    "its sources differ from those the snapshot was taken with",
+                ));
+            }
+            let config = self.sandbox_config(&loaded.limits, &state.name);
+            let sandbox = self
+                .engine
+                .restore_sandbox(&config, &state.sandbox)
+                .map_err(|error| match error {
+                    SnapshotError::OtherConfig { .. } => SnapshotError::OtherConfig {
+                        what: format!("mod '{}'", state.name),
+                    },
+                    other => SnapshotError::Mod {
+                        name: state.name.clone(),
+                        message: other.to_string(),
+                    },
+                })?;
+            sandboxes.push(sandbox);
+        }
+        for (state, sandbox) in states.iter().zip(sandboxes) {
+            if let Some(loaded) = self.mods.get_mut(&state.name) {
+                loaded.sandbox = sandbox;
+                loaded.status = match &state.disabled {
+                    None => ModStatus::Active,
+                    Some(reason) => ModStatus::Disabled {
+                        reason: reason.clone(),
+                    },
+                };
+                loaded.stats = state.stats;
+                loaded.earlier = state.earlier;
+                loaded.needs_on_load = state.needs_on_load;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn mod_seed(seed: u64, name: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
     for byte in name.bytes() {

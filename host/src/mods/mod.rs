@@ -9,6 +9,7 @@ mod policy;
 mod source;
 
 pub use error::LoadError;
+pub(crate) use manager::ModState;
 pub use manager::{LoadedMod, ModStats, ModStatus, ScriptManager};
 pub use manifest::{Budget, Manifest, ManifestError, RequestedPermissions};
 pub use policy::{

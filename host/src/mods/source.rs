@@ -31,6 +31,23 @@ pub struct ModSource {
 }
 
 impl ModSource {
+    /// SHA-256 of the manifest's text and every file (path and bytes): what
+    /// a snapshot checks the loaded mod against.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut sha = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            sha.update((bytes.len() as u64).to_le_bytes());
+            sha.update(bytes);
+        };
+        field(self.manifest_text.as_bytes());
+        for (path, text) in &self.files {
+            field(path.as_bytes());
+            field(text);
+        }
+        sha.finalize().into()
+    }
+
     /// Reads the mod in folder `dir`: `mod.toml` and every `.lua` file below
     /// it. Symbolic links are not followed, so a mod cannot reach outside
     /// its folder.

@@ -10,6 +10,7 @@ use crate::engine_api::Command;
 use crate::host::Moonbox;
 use crate::mods::{ModSource, ModStatus, Policy, ScriptManager};
 use crate::runtime::engine::{GUEST_COMPONENT, ScriptEngine};
+use crate::snapshot::{Snapshot, SnapshotError};
 use crate::system::ScriptSystem;
 use crate::world::file::{world_from_json, world_to_json_text};
 use crate::world::hash::{hex, world_hash};
@@ -197,6 +198,28 @@ impl Simulation {
             commands: u64::try_from(self.commands.len()).unwrap_or(u64::MAX),
             commands_hash: commands_hash(&self.commands),
         })
+    }
+
+    /// The whole simulation now (see [`Moonbox::snapshot`]).
+    ///
+    /// # Errors
+    /// As [`Moonbox::snapshot`].
+    pub fn snapshot(&mut self) -> Result<Snapshot, SnapshotError> {
+        self.host.snapshot(&self.world)
+    }
+
+    /// Continues from `snapshot`, taken by a simulation of the same mods
+    /// and seed: the next step runs tick `snapshot.tick() + 1`, and the
+    /// inputs' tick count becomes `ticks` more than that.
+    ///
+    /// # Errors
+    /// As [`Moonbox::restore`].
+    pub fn restore(&mut self, snapshot: &Snapshot, ticks: u64) -> Result<(), SnapshotError> {
+        self.host.restore(&mut self.world, snapshot)?;
+        self.tick = snapshot.tick();
+        self.inputs.ticks = self.tick.saturating_add(ticks);
+        self.commands.clear();
+        Ok(())
     }
 
     /// The commands mods emitted in the last tick, in order: those of its

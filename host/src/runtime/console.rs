@@ -96,6 +96,16 @@ impl Console {
         self.dropped
     }
 
+    /// Lines it keeps at most.
+    pub(crate) fn max_lines(&self) -> usize {
+        self.max_lines
+    }
+
+    /// Text bytes it keeps at most.
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     /// Counts `lines` more as dropped (a restored console's earlier losses).
     pub(crate) fn add_dropped(&mut self, lines: u64) {
         self.dropped = self.dropped.saturating_add(lines);

@@ -228,6 +228,11 @@ impl ScriptEngine {
         &self.inner.cache
     }
 
+    /// SHA-256 of the guest component: what snapshots belong to.
+    pub(crate) fn guest_digest(&self) -> [u8; 32] {
+        self.inner.guest.digest
+    }
+
     /// The underlying wasmtime engine.
     pub fn wasmtime_engine(&self) -> &Engine {
         &self.inner.guest.engine

@@ -88,6 +88,11 @@ pub enum SnapshotError {
     },
 }
 
+/// The first 8 bytes of a digest, in hex, to name a guest in errors.
+pub(crate) fn short_hex(digest: &[u8; 32]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl SnapshotError {
     pub(crate) fn corrupt(what: impl Into<String>) -> Self {
         Self::Corrupt { what: what.into() }

@@ -3,5 +3,9 @@
 //! mid-run. `docs/snapshots.md` gives the format.
 
 pub(crate) mod error;
+mod simulation;
+pub(crate) mod world;
 
 pub use error::SnapshotError;
+pub(crate) use simulation::Body;
+pub use simulation::{MAX_SNAPSHOT_BYTES, SNAPSHOT_FORMAT_VERSION, Snapshot};

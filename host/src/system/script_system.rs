@@ -6,12 +6,16 @@ use std::sync::Arc;
 use hecs::{Entity, World};
 use serde::Serialize;
 
+use serde::Deserialize;
+use serde_bytes::ByteBuf;
+
 use super::event::{self, EventError};
 use super::report::{Outcome, TickReport};
 use crate::engine_api::Command;
 use crate::mods::{LoadedMod, ScriptManager};
 use crate::runtime::console::{Channel, Console, bounded};
 use crate::runtime::error::ScriptError;
+use crate::snapshot::SnapshotError;
 use crate::world::{Holdings, Transaction, TransactionInputs};
 
 /// The ECS side of Moonbox: calls each active mod's handlers against the
@@ -325,6 +329,88 @@ impl ScriptSystem {
             holdings.forget_dead(world);
             manager.get(name).is_some()
         });
+    }
+}
+
+/// What a snapshot keeps of a [`ScriptSystem`]: the tick, the links, the
+/// console and the commands waiting to be delivered as events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SystemState {
+    tick: u64,
+    /// Per mod: its holdings' entries (entity bits, spawned, bytes).
+    links: Vec<(String, Vec<(u64, bool, u64)>)>,
+    console: Vec<(Channel, String)>,
+    console_dropped: u64,
+    /// Commands waiting for the next tick: mod, name, data.
+    events: Vec<(String, String, ByteBuf)>,
+}
+
+impl SystemState {
+    /// The tick it was taken after.
+    pub(crate) fn tick(&self) -> u64 {
+        self.tick
+    }
+}
+
+impl ScriptSystem {
+    /// Its state, for a snapshot.
+    pub(crate) fn capture(&self) -> SystemState {
+        SystemState {
+            tick: self.tick,
+            links: self
+                .links
+                .iter()
+                .map(|(name, holdings)| (name.to_string(), holdings.entries()))
+                .collect(),
+            console: self
+                .console
+                .lines()
+                .map(|line| (line.channel, line.text.clone()))
+                .collect(),
+            console_dropped: self.console.dropped(),
+            events: self
+                .events
+                .iter()
+                .map(|c| {
+                    let data = ByteBuf::from(c.data().to_vec());
+                    (c.mod_name().to_owned(), c.name().to_owned(), data)
+                })
+                .collect(),
+        }
+    }
+
+    /// A system in `state`, with `console`'s bounds (the embedder's).
+    pub(crate) fn restored(state: &SystemState, console: &Console) -> Result<Self, SnapshotError> {
+        let bad = |what: String| SnapshotError::corrupt(what);
+        let mut system = Self::new();
+        system.tick = state.tick;
+        for (name, entries) in &state.links {
+            let holdings = Holdings::from_entries(entries)
+                .ok_or_else(|| bad(format!("mod '{name}' holds an entity that is no handle")))?;
+            system.links.insert(name.as_str().into(), holdings);
+        }
+        system.console = Console::new(console.max_lines(), console.max_bytes());
+        for (channel, text) in &state.console {
+            system.console.push(*channel, text.clone());
+        }
+        system.console.add_dropped(state.console_dropped);
+        for (from, name, data) in &state.events {
+            let bytes = name.len().saturating_add(data.len());
+            if system.event_bytes.saturating_add(bytes) > MAX_PENDING_EVENT_BYTES {
+                return Err(bad(format!(
+                    "more than {MAX_PENDING_EVENT_BYTES} bytes of events wait"
+                )));
+            }
+            if !event::fits_an_event(data) {
+                return Err(bad(format!(
+                    "event '{name}' from '{from}' is not a value an event can carry"
+                )));
+            }
+            system.event_bytes += bytes;
+            let command = Command::restored(from.as_str().into(), name.clone(), data.to_vec());
+            system.events.push(command);
+        }
+        Ok(system)
     }
 }
 

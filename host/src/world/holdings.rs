@@ -114,6 +114,28 @@ impl Holdings {
         self.recount();
     }
 
+    /// Every entry, in order of the entities' bits: the entity's bits,
+    /// whether the mod spawned it, and the bytes counted for it.
+    pub(crate) fn entries(&self) -> Vec<(u64, bool, u64)> {
+        let mut entries: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(entity, held)| (entity.to_bits().get(), held.spawned, held.bytes))
+            .collect();
+        entries.sort_unstable();
+        entries
+    }
+
+    /// Holdings with these entries (as [`Holdings::entries`] gave them);
+    /// `None` if an entity's bits are not a handle.
+    pub(crate) fn from_entries(entries: &[(u64, bool, u64)]) -> Option<Self> {
+        let mut holdings = Self::default();
+        for &(bits, spawned, bytes) in entries {
+            holdings.set_entry(Entity::from_bits(bits)?, Some(Held { spawned, bytes }));
+        }
+        Some(holdings)
+    }
+
     /// Keeps the current call's changes.
     pub(crate) fn commit(&mut self) {
         self.journal.clear();

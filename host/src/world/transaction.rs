@@ -564,6 +564,11 @@ impl Transaction {
                     .all(|c| self.registry.has_unchecked(&self.world, entity, c))
                 && self.permissions.in_scope(&self.facts(entity))
         });
+        // In entity order, not hecs's storage order: that depends on the
+        // world's history (archetypes made, rows moved), which a snapshot
+        // does not keep, and a query's order must be a function of the
+        // world's contents alone.
+        entities.sort_unstable_by_key(|entity| entity.id());
         let cursor = self.next_query_number();
         self.queries.push(Query {
             components,

@@ -83,6 +83,16 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
 
+    /// Write a snapshot of the whole simulation (world, mods with their Lua
+    /// state, console) to FILE at the end of the run (docs/snapshots.md).
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+
+    /// Continue from a snapshot written by --save, with the same mods, world
+    /// source and seed: --ticks more ticks are run after the snapshot's.
+    #[arg(long, value_name = "FILE", conflicts_with = "record")]
+    pub load: Option<PathBuf>,
+
     /// Print one JSON object with the outcome on stdout.
     #[arg(long)]
     pub json: bool,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use moonbox::ModSource;
-use moonbox::{ReplayFile, ReplayInputs as Inputs, Simulation};
+use moonbox::{ReplayFile, ReplayInputs as Inputs, Simulation, Snapshot};
 use moonbox::{demo, terminal_safe as safe};
 use serde::Serialize;
 
@@ -123,6 +123,11 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
     for error in &load_errors {
         eprintln!("moonbox sim: {}", safe(error));
     }
+    if let Some(path) = &args.load {
+        Snapshot::read(path)
+            .and_then(|snapshot| sim.restore(&snapshot, args.ticks))
+            .with_context(|| format!("cannot continue from snapshot {}", path.display()))?;
+    }
 
     let mut recording = args
         .record
@@ -154,6 +159,11 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if let Some(path) = &args.save {
+        sim.snapshot()
+            .and_then(|snapshot| snapshot.write(path))
+            .with_context(|| format!("cannot write snapshot {}", path.display()))?;
+    }
     if let (Some(path), Some(file)) = (&args.record, &recording) {
         std::fs::write(path, file.to_text())
             .with_context(|| format!("cannot write replay file {}", path.display()))?;

@@ -22,6 +22,7 @@ use crate::runtime::error::LimitKind;
 use crate::runtime::guest::{Guest, Region};
 use crate::runtime::store::Transfer;
 use crate::snapshot::SnapshotError;
+use crate::snapshot::error::short_hex;
 
 /// Fuel for the guest's side of saving or restoring: it copies nothing
 /// itself (one host call per region or run), so this is never reached; the
@@ -390,9 +391,4 @@ pub(crate) fn config_digest(config: &SandboxConfig) -> [u8; 32] {
         sha.update(value.to_le_bytes());
     }
     sha.finalize().into()
-}
-
-/// The first 8 bytes of a digest, in hex.
-fn short_hex(digest: &[u8; 32]) -> String {
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

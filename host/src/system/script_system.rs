@@ -16,7 +16,7 @@ use crate::mods::{LoadedMod, ScriptManager};
 use crate::runtime::console::{Channel, Console, bounded};
 use crate::runtime::error::ScriptError;
 use crate::snapshot::SnapshotError;
-use crate::world::{Holdings, Transaction, TransactionInputs};
+use crate::world::{HeldEntry, Holdings, Transaction, TransactionInputs};
 
 /// The ECS side of Moonbox: calls each active mod's handlers against the
 /// world, each call a transaction, and owns the links between entities and
@@ -338,7 +338,7 @@ impl ScriptSystem {
 pub(crate) struct SystemState {
     tick: u64,
     /// Per mod: its holdings' entries (entity bits, spawned, bytes).
-    links: Vec<(String, Vec<(u64, bool, u64)>)>,
+    links: Vec<(String, Vec<HeldEntry>)>,
     console: Vec<(Channel, String)>,
     console_dropped: u64,
     /// Commands waiting for the next tick: mod, name, data.

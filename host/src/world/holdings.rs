@@ -24,6 +24,10 @@ use hecs::{Entity, World};
 /// many tiny values cannot hold much more memory than the quota says.
 pub const HELD_ENTITY_BYTES: u64 = 64;
 
+/// One entry of a snapshot of [`Holdings`]: the entity's bits, whether
+/// the mod spawned it, the bytes counted for it.
+pub(crate) type HeldEntry = (u64, bool, u64);
+
 /// One entity a mod holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Held {
@@ -116,7 +120,7 @@ impl Holdings {
 
     /// Every entry, in order of the entities' bits: the entity's bits,
     /// whether the mod spawned it, and the bytes counted for it.
-    pub(crate) fn entries(&self) -> Vec<(u64, bool, u64)> {
+    pub(crate) fn entries(&self) -> Vec<HeldEntry> {
         let mut entries: Vec<_> = self
             .entries
             .iter()
@@ -128,7 +132,7 @@ impl Holdings {
 
     /// Holdings with these entries (as [`Holdings::entries`] gave them);
     /// `None` if an entity's bits are not a handle.
-    pub(crate) fn from_entries(entries: &[(u64, bool, u64)]) -> Option<Self> {
+    pub(crate) fn from_entries(entries: &[HeldEntry]) -> Option<Self> {
         let mut holdings = Self::default();
         for &(bits, spawned, bytes) in entries {
             holdings.set_entry(Entity::from_bits(bits)?, Some(Held { spawned, bytes }));

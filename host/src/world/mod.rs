@@ -13,5 +13,5 @@ pub(crate) mod registry;
 pub(crate) mod transaction;
 
 pub(crate) use decode_error::{describe_at, empty_lists_as_maps, from_msgpack};
-pub(crate) use holdings::Holdings;
+pub(crate) use holdings::{HeldEntry, Holdings};
 pub(crate) use transaction::{Transaction, TransactionInputs, WorldQuota};

@@ -29,6 +29,7 @@ mod registry;
 mod replay;
 mod security;
 mod semantics;
+mod sim_snapshots;
 mod snapshots;
 mod support;
 mod tasks;

@@ -34,7 +34,10 @@ fn demo(c: &mut Criterion) {
         host.tick(&mut world, 1.0 / 60.0);
     }
     let snapshot = host.snapshot(&world).unwrap();
-    eprintln!("demo snapshot after 100 ticks: {} bytes in all", snapshot.to_bytes().len());
+    eprintln!(
+        "demo snapshot after 100 ticks: {} bytes in all",
+        snapshot.to_bytes().len()
+    );
     for (name, sandbox) in snapshot.sandboxes() {
         eprintln!(
             "  {name}: {} bytes of memory differ from a fresh sandbox, {} stored",

@@ -66,6 +66,29 @@ fn a_restored_sandbox_continues_exactly_as_the_original() {
 }
 
 #[test]
+fn a_sandbox_rolls_back_in_place_unless_its_memory_grew_past_the_snapshot() {
+    let mut sandbox = stateful();
+    steps(&mut sandbox, &[10, 20]);
+    let saved = sandbox.snapshot().unwrap();
+    let after = steps(&mut sandbox, &[7, 3, 1]);
+    for _ in 0..3 {
+        assert!(sandbox.restore_in_place(&saved).unwrap());
+        assert_eq!(sandbox.fuel_used(), saved.fuel_used());
+        assert_eq!(steps(&mut sandbox, &[7, 3, 1]), after);
+    }
+    // A big table grows the memory: the snapshot no longer fits in place,
+    // and nothing changed.
+    steps(&mut sandbox, &[50_000]);
+    let fuel = sandbox.fuel_used();
+    assert!(!sandbox.restore_in_place(&saved).unwrap());
+    assert_eq!(sandbox.fuel_used(), fuel);
+    let mut fresh = engine()
+        .restore_sandbox(&SandboxConfig::default(), &saved)
+        .unwrap();
+    assert_eq!(steps(&mut fresh, &[7, 3, 1]), after);
+}
+
+#[test]
 fn taking_a_snapshot_changes_nothing() {
     let mut plain = stateful();
     let mut watched = stateful();

@@ -540,7 +540,8 @@ impl ScriptManager {
         {
             return Err(mismatch(extra, "is loaded here but not in the snapshot"));
         }
-        let mut sandboxes = Vec::with_capacity(states.len());
+        // Everything is checked and unpacked before any mod changes.
+        let mut prepared = Vec::with_capacity(states.len());
         for state in states {
             let loaded = self
                 .mods
@@ -553,9 +554,9 @@ impl ScriptManager {
                 ));
             }
             let config = self.sandbox_config(&loaded.limits, &state.name);
-            let sandbox = self
+            let ready = self
                 .engine
-                .restore_sandbox(&config, &state.sandbox)
+                .prepare_restore(&config, &state.sandbox)
                 .map_err(|error| match error {
                     SnapshotError::OtherConfig { .. } => SnapshotError::OtherConfig {
                         what: format!("mod '{}'", state.name),
@@ -565,11 +566,15 @@ impl ScriptManager {
                         message: other.to_string(),
                     },
                 })?;
-            sandboxes.push(sandbox);
+            prepared.push((config, ready));
         }
-        for (state, sandbox) in states.iter().zip(sandboxes) {
+        for (state, (config, ready)) in states.iter().zip(prepared) {
             if let Some(loaded) = self.mods.get_mut(&state.name) {
-                loaded.sandbox = sandbox;
+                // In place when it can (a rollback: no new instance), else
+                // in a new sandbox.
+                if !loaded.sandbox.apply_in_place(&ready).unwrap_or(false) {
+                    loaded.sandbox = self.engine.restore_prepared(&config, &ready)?;
+                }
                 loaded.status = match &state.disabled {
                     None => ModStatus::Active,
                     Some(reason) => ModStatus::Disabled {

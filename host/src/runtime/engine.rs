@@ -12,7 +12,7 @@ use super::bindings::{Sandbox as SandboxWorld, SandboxPre};
 use super::cache::{self, CacheOutcome};
 use super::epoch::EpochTicker;
 use super::guest::Guest;
-use super::sandbox::{Sandbox, SandboxConfig, SandboxSnapshot};
+use super::sandbox::{Prepared, Sandbox, SandboxConfig, SandboxSnapshot};
 use super::store::StoreState;
 use crate::ScriptError;
 use crate::snapshot::SnapshotError;
@@ -226,6 +226,25 @@ impl ScriptEngine {
     /// compiled guest, compiled it (and why), or found the folder unsafe.
     pub fn cache_outcome(&self) -> &CacheOutcome {
         &self.inner.cache
+    }
+
+    /// Checks `snapshot` against this engine's guest and `config`, and
+    /// unpacks it: what restoring a mod needs before anything changes.
+    pub(crate) fn prepare_restore<'a>(
+        &self,
+        config: &SandboxConfig,
+        snapshot: &'a SandboxSnapshot,
+    ) -> Result<Prepared<'a>, SnapshotError> {
+        Prepared::new(&self.inner.guest, config, snapshot)
+    }
+
+    /// A new sandbox in the state `prepared` describes.
+    pub(crate) fn restore_prepared(
+        &self,
+        config: &SandboxConfig,
+        prepared: &Prepared<'_>,
+    ) -> Result<Sandbox, SnapshotError> {
+        Sandbox::from_prepared(&self.inner.guest, config, prepared)
     }
 
     /// SHA-256 of the guest component: what snapshots belong to.

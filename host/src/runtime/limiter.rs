@@ -33,9 +33,9 @@ impl MemoryLimiter {
         self.peak
     }
 
-    /// Raises the peak to `peak` (a restored sandbox keeps its original's).
-    pub(crate) fn raise_peak(&mut self, peak: usize) {
-        self.peak = self.peak.max(peak);
+    /// Sets the peak: a restored sandbox has its original's.
+    pub(crate) fn set_peak(&mut self, peak: usize) {
+        self.peak = peak;
     }
 }
 

@@ -18,6 +18,7 @@ use super::{meter, trap, wasi};
 
 use crate::world::Transaction;
 use crate::{LimitKind, Limits, ScriptError};
+pub(crate) use snapshot::Prepared;
 pub use snapshot::SandboxSnapshot;
 
 /// Longest error message, traceback or console line (in bytes) a sandbox

@@ -5,7 +5,7 @@
 //! stack (the guest hands it over with `save`, allocating nothing) and what
 //! the host keeps for the sandbox (fuel statistics, console, counters). A
 //! snapshot stores the 4 KiB pages that differ from a fresh sandbox with
-//! the same config, LZ4-compressed. Restoring creates that fresh sandbox
+//! the same config, each XORed with the fresh page, LZ4-compressed. Restoring creates that fresh sandbox
 //! and has the guest write the pages back (`restore`); the guest's state
 //! sits at the same address in every instance created with that config,
 //! which the guest checks.
@@ -73,6 +73,57 @@ enum Memory {
         #[serde(with = "serde_bytes")]
         compressed: Vec<u8>,
     },
+}
+
+/// A snapshot checked against a guest and config, its memory unpacked:
+/// restoring it can no longer fail for its contents.
+pub(crate) struct Prepared<'a> {
+    snapshot: &'a SandboxSnapshot,
+    /// `None` for a discarded sandbox.
+    memory: Option<Unpacked>,
+    baseline: Arc<[Region]>,
+}
+
+struct Unpacked {
+    state: u32,
+    pages: u32,
+    /// The snapshot's pages: address and range of `bytes`.
+    runs: Vec<(u32, Range<usize>)>,
+    bytes: Vec<u8>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Checks `snapshot` against `guest` and `config` and unpacks it.
+    pub(crate) fn new(
+        guest: &Arc<Guest>,
+        config: &SandboxConfig,
+        snapshot: &'a SandboxSnapshot,
+    ) -> Result<Self, SnapshotError> {
+        check(guest, config, snapshot)?;
+        let baseline = guest.baseline(config_digest(config), || fresh_regions(guest, config))?;
+        let memory = match &snapshot.memory {
+            Memory::Discarded(_) => None,
+            Memory::Live {
+                state,
+                pages,
+                runs,
+                compressed,
+            } => {
+                let (runs, bytes) = unpack(&baseline, config, *pages, runs, compressed)?;
+                Some(Unpacked {
+                    state: *state,
+                    pages: *pages,
+                    runs,
+                    bytes,
+                })
+            }
+        };
+        Ok(Self {
+            snapshot,
+            memory,
+            baseline,
+        })
+    }
 }
 
 impl SandboxSnapshot {
@@ -160,72 +211,113 @@ impl Sandbox {
         config: &SandboxConfig,
         snapshot: &SandboxSnapshot,
     ) -> Result<Self, SnapshotError> {
-        if snapshot.guest != guest.digest {
-            return Err(SnapshotError::OtherGuest {
-                expected: short_hex(&guest.digest),
-                found: short_hex(&snapshot.guest),
-            });
-        }
-        if snapshot.config != config_digest(config) {
-            return Err(SnapshotError::OtherConfig {
-                what: "the sandbox".into(),
-            });
-        }
-        let creating = |source| SnapshotError::Script {
+        let prepared = Prepared::new(guest, config, snapshot)?;
+        Self::from_prepared(guest, config, &prepared)
+    }
+
+    /// A fresh sandbox made into the one `prepared` describes.
+    pub(crate) fn from_prepared(
+        guest: &Arc<Guest>,
+        config: &SandboxConfig,
+        prepared: &Prepared<'_>,
+    ) -> Result<Self, SnapshotError> {
+        let mut sandbox = Sandbox::new(guest, config).map_err(|source| SnapshotError::Script {
             action: "creating the sandbox to restore".into(),
             source,
-        };
-        let mut sandbox = Sandbox::new(guest, config).map_err(creating)?;
-        match &snapshot.memory {
-            Memory::Discarded(cause) => {
-                sandbox.restore_host_side(snapshot);
-                sandbox.discard(*cause);
-            }
-            Memory::Live {
-                state,
-                pages,
-                runs,
-                compressed,
-            } => {
-                let baseline = guest.baseline(config_digest(config), || sandbox.save_regions())?;
-                let (runs, bytes) = unpack(&baseline, config, *pages, runs, compressed)?;
-                sandbox.state_data_mut().transfer = Transfer::Restoring { runs, bytes };
-                let (state, pages) = (*state, *pages);
-                let written = sandbox.enter_metered(false, |world, store, lua| {
-                    world
-                        .moonbox_sandbox_runtime()
-                        .sandbox()
-                        .call_restore(store, lua, state, pages)
-                });
-                sandbox.state_data_mut().transfer = Transfer::Idle;
-                match written {
-                    Ok(0) => {}
-                    Ok(1) => {
-                        return Err(SnapshotError::corrupt(
-                            "the Lua state is not where this guest keeps it",
-                        ));
-                    }
-                    Ok(2) => {
-                        return Err(SnapshotError::corrupt(format!(
-                            "the memory cannot grow to {pages} pages"
-                        )));
-                    }
-                    Ok(_) => {
-                        return Err(SnapshotError::corrupt(
-                            "a run of memory did not land where it belongs",
-                        ));
-                    }
-                    Err(source) => {
-                        return Err(SnapshotError::Script {
-                            action: "restoring the sandbox's memory".into(),
-                            source,
-                        });
-                    }
+        })?;
+        match &prepared.memory {
+            None => {
+                sandbox.restore_host_side(prepared.snapshot);
+                if let Memory::Discarded(cause) = &prepared.snapshot.memory {
+                    sandbox.discard(*cause);
                 }
-                sandbox.restore_host_side(snapshot);
+            }
+            Some(memory) => {
+                let (runs, bytes) = (memory.runs.clone(), memory.bytes.clone());
+                sandbox.write_memory(memory.state, memory.pages, runs, bytes)?;
+                sandbox.restore_host_side(prepared.snapshot);
             }
         }
         Ok(sandbox)
+    }
+
+    /// Makes this live sandbox the one `snapshot` captured, writing only
+    /// the pages that differ: a rollback without a new instance. Returns
+    /// `Ok(false)`, having changed nothing, when that cannot be done in
+    /// place: the sandbox is discarded, the snapshot's is, or the memory
+    /// has grown past the snapshot's. Then restore a new sandbox with
+    /// [`crate::ScriptEngine::restore_sandbox`].
+    ///
+    /// # Errors
+    /// As [`crate::ScriptEngine::restore_sandbox`].
+    pub fn restore_in_place(&mut self, snapshot: &SandboxSnapshot) -> Result<bool, SnapshotError> {
+        let guest = Arc::clone(&self.guest);
+        let prepared = Prepared::new(&guest, &self.config, snapshot)?;
+        self.apply_in_place(&prepared)
+    }
+
+    /// [`Sandbox::restore_in_place`] with a snapshot already checked.
+    pub(crate) fn apply_in_place(
+        &mut self,
+        prepared: &Prepared<'_>,
+    ) -> Result<bool, SnapshotError> {
+        let Some(memory) = &prepared.memory else {
+            return Ok(false);
+        };
+        if self.is_poisoned()
+            || self.guest.digest != prepared.snapshot.guest
+            || config_digest(&self.config) != prepared.snapshot.config
+        {
+            return Ok(false);
+        }
+        let (_, current) = self.save()?;
+        if memory_end(&current) > u64::from(memory.pages) * WASM_PAGE {
+            return Ok(false);
+        }
+        let (runs, bytes) = changes(
+            &prepared.baseline,
+            &current,
+            memory.pages,
+            &memory.runs,
+            &memory.bytes,
+        );
+        self.write_memory(memory.state, memory.pages, runs, bytes)?;
+        self.restore_host_side(prepared.snapshot);
+        Ok(true)
+    }
+
+    /// Has the guest grow its memory to `pages` and write `runs`.
+    fn write_memory(
+        &mut self,
+        state: u32,
+        pages: u32,
+        runs: Vec<(u32, Range<usize>)>,
+        bytes: Vec<u8>,
+    ) -> Result<(), SnapshotError> {
+        self.state_data_mut().transfer = Transfer::Restoring { runs, bytes };
+        let written = self.enter_metered(false, |world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_restore(store, lua, state, pages)
+        });
+        self.state_data_mut().transfer = Transfer::Idle;
+        match written {
+            Ok(0) => Ok(()),
+            Ok(1) => Err(SnapshotError::corrupt(
+                "the Lua state is not where this guest keeps it",
+            )),
+            Ok(2) => Err(SnapshotError::corrupt(format!(
+                "the memory cannot grow to {pages} pages"
+            ))),
+            Ok(_) => Err(SnapshotError::corrupt(
+                "a run of memory did not land where it belongs",
+            )),
+            Err(source) => Err(SnapshotError::Script {
+                action: "restoring the sandbox's memory".into(),
+                source,
+            }),
+        }
     }
 
     /// The statistics, counters and console the host keeps.
@@ -237,7 +329,7 @@ impl Sandbox {
         data.queries_opened = snapshot.queries_opened;
         data.tasks_pending = snapshot.tasks_pending;
         data.memory
-            .raise_peak(usize::try_from(snapshot.memory_peak).unwrap_or(usize::MAX));
+            .set_peak(usize::try_from(snapshot.memory_peak).unwrap_or(usize::MAX));
         let console = &mut data.console;
         *console = Console::new(lines, bytes);
         for (channel, text) in &snapshot.console {
@@ -270,6 +362,98 @@ impl Sandbox {
     fn save_regions(&mut self) -> Result<Vec<Region>, SnapshotError> {
         self.save().map(|(_, regions)| regions)
     }
+}
+
+/// Refuses a snapshot of another guest or config.
+fn check(
+    guest: &Guest,
+    config: &SandboxConfig,
+    snapshot: &SandboxSnapshot,
+) -> Result<(), SnapshotError> {
+    if snapshot.guest != guest.digest {
+        return Err(SnapshotError::OtherGuest {
+            expected: short_hex(&guest.digest),
+            found: short_hex(&snapshot.guest),
+        });
+    }
+    if snapshot.config != config_digest(config) {
+        return Err(SnapshotError::OtherConfig {
+            what: "the sandbox".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Where the last of `regions` ends.
+fn memory_end(regions: &[Region]) -> u64 {
+    regions
+        .iter()
+        .map(|(address, data)| u64::from(*address) + data.len() as u64)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The pages to write over memory `current` to make it the snapshot's:
+/// its runs (`runs` over `bytes`) on `base` up to `pages` wasm pages, where
+/// that differs from what `current` holds (zeros past its end).
+fn changes(
+    base: &[Region],
+    current: &[Region],
+    pages: u32,
+    runs: &[(u32, Range<usize>)],
+    bytes: &[u8],
+) -> (Vec<(u32, Range<usize>)>, Vec<u8>) {
+    let size = u64::from(pages) * WASM_PAGE;
+    let last = base.iter().map(|(start, _)| *start).max().unwrap_or(0);
+    let mut out_runs: Vec<(u32, Range<usize>)> = Vec::new();
+    let mut out = Vec::new();
+    let mut next_run = runs.iter().peekable();
+    for (start, fresh) in base {
+        let end = if *start == last {
+            size
+        } else {
+            u64::from(*start) + fresh.len() as u64
+        };
+        let now: &[u8] = current
+            .iter()
+            .find(|(address, _)| address == start)
+            .map_or(&[], |(_, data)| data);
+        let mut at = u64::from(*start);
+        while at < end {
+            let len = (PAGE as u64).min(end - at) as usize;
+            let offset = (at - u64::from(*start)) as usize;
+            // The snapshot's page: from a run if one covers it, else fresh.
+            while next_run
+                .peek()
+                .is_some_and(|(address, range)| u64::from(*address) + range.len() as u64 <= at)
+            {
+                next_run.next();
+            }
+            let from_run = next_run.peek().and_then(|(address, range)| {
+                let skip = usize::try_from(at.checked_sub(u64::from(*address))?).ok()?;
+                bytes.get(range.start + skip..range.start + skip + len)
+            });
+            let want = from_run.unwrap_or_else(|| fresh.get(offset..).unwrap_or_default());
+            let have = now.get(offset..).unwrap_or_default();
+            let same = (0..len)
+                .all(|i| want.get(i).copied().unwrap_or(0) == have.get(i).copied().unwrap_or(0));
+            if !same {
+                let page: Vec<u8> = (0..len)
+                    .map(|i| want.get(i).copied().unwrap_or(0))
+                    .collect();
+                let address = u32::try_from(at).unwrap_or(u32::MAX);
+                match out_runs.last_mut() {
+                    Some((previous, range)) if u64::from(*previous) + range.len() as u64 == at => {
+                        range.end += len;
+                    }
+                    _ => out_runs.push((address, out.len()..out.len() + len)),
+                }
+                out.extend_from_slice(&page);
+            }
+            at += len as u64;
+        }
+    }
+    (out_runs, out)
 }
 
 /// The memory regions of a fresh sandbox with `config`.
@@ -308,10 +492,34 @@ fn diff(base: &[Region], now: &[Region]) -> (Vec<(u32, u32)>, Vec<u8>) {
                 Some((start, run)) if start.saturating_add(*run) == at => *run += len,
                 _ => runs.push((at, len)),
             }
-            bytes.extend_from_slice(page);
+            // Stored as the difference from the fresh page: the bytes
+            // that did not change are zeros, which LZ4 packs fast and small.
+            bytes.extend(
+                page.iter()
+                    .enumerate()
+                    .map(|(i, &byte)| byte ^ before.get(i).copied().unwrap_or(0)),
+            );
         }
     }
     (runs, bytes)
+}
+
+/// Turns runs stored as differences from `base` back into memory.
+fn undiff(base: &[Region], runs: &[(u32, Range<usize>)], bytes: &mut [u8]) {
+    for (address, range) in runs {
+        let Some((start, old)) = base
+            .iter()
+            .filter(|(start, _)| start <= address)
+            .max_by_key(|(start, _)| *start)
+        else {
+            continue;
+        };
+        let offset = (address - start) as usize;
+        let before = old.get(offset..).unwrap_or_default();
+        for (byte, fresh) in bytes[range.clone()].iter_mut().zip(before) {
+            *byte ^= fresh;
+        }
+    }
 }
 
 /// Checks a snapshot's runs against where this guest keeps its state and
@@ -363,7 +571,10 @@ fn unpack(
     // `total` is bounded by the memory size, checked above.
     let mut bytes = vec![0; total];
     match lz4_flex::block::decompress_into(compressed, &mut bytes) {
-        Ok(n) if n == total => Ok((checked, bytes)),
+        Ok(n) if n == total => {
+            undiff(baseline, &checked, &mut bytes);
+            Ok((checked, bytes))
+        }
         Ok(n) => Err(SnapshotError::corrupt(format!(
             "its memory decompresses to {n} bytes, not {total}"
         ))),

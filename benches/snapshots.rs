@@ -72,14 +72,18 @@ fn sandboxes(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot_1000_sandboxes");
     group.sample_size(10);
     group.bench_function("snapshot", |b| {
-        b.iter(|| all.iter_mut().map(|s| s.snapshot().unwrap()).count());
+        b.iter(|| {
+            all.iter_mut()
+                .map(|s| s.snapshot().unwrap())
+                .collect::<Vec<_>>()
+        });
     });
     group.bench_function("restore", |b| {
         b.iter(|| {
             snapshots
                 .iter()
                 .map(|s| engine.restore_sandbox(&config, s).unwrap())
-                .count()
+                .collect::<Vec<_>>()
         });
     });
     group.finish();

@@ -431,16 +431,12 @@ fn changes(
             }
             let from_run = next_run.peek().and_then(|(address, range)| {
                 let skip = usize::try_from(at.checked_sub(u64::from(*address))?).ok()?;
-                bytes.get(range.start + skip..range.start + skip + len)
+                let start = range.start + skip;
+                bytes.get(start..(start + len).min(range.end))
             });
-            let want = from_run.unwrap_or_else(|| fresh.get(offset..).unwrap_or_default());
-            let have = now.get(offset..).unwrap_or_default();
-            let same = (0..len)
-                .all(|i| want.get(i).copied().unwrap_or(0) == have.get(i).copied().unwrap_or(0));
-            if !same {
-                let page: Vec<u8> = (0..len)
-                    .map(|i| want.get(i).copied().unwrap_or(0))
-                    .collect();
+            let want = from_run.unwrap_or_else(|| page_of(fresh, offset, len));
+            let have = page_of(now, offset, len);
+            if !equal_zero_padded(want, have) {
                 let address = u32::try_from(at).unwrap_or(u32::MAX);
                 match out_runs.last_mut() {
                     Some((previous, range)) if u64::from(*previous) + range.len() as u64 == at => {
@@ -448,12 +444,30 @@ fn changes(
                     }
                     _ => out_runs.push((address, out.len()..out.len() + len)),
                 }
-                out.extend_from_slice(&page);
+                out.extend_from_slice(want);
+                out.resize(out.len() + len - want.len(), 0);
             }
             at += len as u64;
         }
     }
     (out_runs, out)
+}
+
+/// Up to `len` bytes of `region` from `offset` (fewer past its end, where
+/// memory is zeros).
+fn page_of(region: &[u8], offset: usize, len: usize) -> &[u8] {
+    let page = region.get(offset..).unwrap_or_default();
+    &page[..page.len().min(len)]
+}
+
+/// Whether `a` and `b` are equal once the shorter is padded with zeros.
+fn equal_zero_padded(a: &[u8], b: &[u8]) -> bool {
+    let common = a.len().min(b.len());
+    a[..common] == b[..common]
+        && a[common..]
+            .iter()
+            .chain(&b[common..])
+            .all(|&byte| byte == 0)
 }
 
 /// The memory regions of a fresh sandbox with `config`.
@@ -478,11 +492,8 @@ fn diff(base: &[Region], now: &[Region]) -> (Vec<(u32, u32)>, Vec<u8>) {
             .map_or(&[], |(_, data)| data);
         for (index, page) in data.chunks(PAGE).enumerate() {
             let offset = index * PAGE;
-            let before = old.get(offset..).unwrap_or_default();
-            let before = &before[..before.len().min(page.len())];
-            let same = page[..before.len()] == *before
-                && page[before.len()..].iter().all(|&byte| byte == 0);
-            if same {
+            let before = page_of(old, offset, page.len());
+            if equal_zero_padded(page, before) {
                 continue;
             }
             // Regions lie inside a 4 GiB memory: offsets fit.

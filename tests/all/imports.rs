@@ -31,6 +31,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "charges fuel for unwinding (Lua errors)",
     ),
     (
+        "moonbox:sandbox/snapshot@0.1.0",
+        "moves the instance's own memory in and out for snapshots; reached only by the save and restore exports, never by Lua",
+    ),
+    (
         "wasi:cli/environment@0.2.6",
         "no variables, no arguments, no working directory",
     ),

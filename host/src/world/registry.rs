@@ -617,13 +617,37 @@ fn read<T: DeserializeOwned>(
     bytes: &[u8],
     strict: bool,
 ) -> Result<(T, Option<String>, usize), String> {
+    // Without tracking the path first: most values fit, and tracking costs
+    // on every field. A value that does not fit is read again, tracked,
+    // to say where.
+    let mut rest = bytes;
+    let mut unknown = None;
+    let mut deserializer = rmp_serde::Deserializer::new(&mut rest);
+    let value = if strict {
+        // Records the first key the type ignored; the value is refused.
+        serde_ignored::deserialize(&mut deserializer, |path| {
+            unknown.get_or_insert_with(|| path.to_string());
+        })
+    } else {
+        T::deserialize(&mut deserializer)
+    };
+    match value {
+        Ok(value) => Ok((value, unknown, rest.len())),
+        Err(_) => read_tracked(bytes, strict),
+    }
+}
+
+/// [`read`], tracking the path to the field that does not fit.
+fn read_tracked<T: DeserializeOwned>(
+    bytes: &[u8],
+    strict: bool,
+) -> Result<(T, Option<String>, usize), String> {
     let mut rest = bytes;
     let mut deserializer = rmp_serde::Deserializer::new(&mut rest);
     let mut track = serde_path_to_error::Track::new();
     let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);
     let mut unknown = None;
     let value = if strict {
-        // Records the first key the type ignored; the value is refused.
         serde_ignored::deserialize(tracked, |path| {
             unknown.get_or_insert_with(|| path.to_string());
         })

@@ -505,11 +505,9 @@ fn diff(base: &[Region], now: &[Region]) -> (Vec<(u32, u32)>, Vec<u8>) {
             }
             // Stored as the difference from the fresh page: the bytes
             // that did not change are zeros, which LZ4 packs fast and small.
-            bytes.extend(
-                page.iter()
-                    .enumerate()
-                    .map(|(i, &byte)| byte ^ before.get(i).copied().unwrap_or(0)),
-            );
+            let from = bytes.len();
+            bytes.extend_from_slice(page);
+            xor(&mut bytes[from..], before);
         }
     }
     (runs, bytes)
@@ -526,10 +524,26 @@ fn undiff(base: &[Region], runs: &[(u32, Range<usize>)], bytes: &mut [u8]) {
             continue;
         };
         let offset = (address - start) as usize;
-        let before = old.get(offset..).unwrap_or_default();
-        for (byte, fresh) in bytes[range.clone()].iter_mut().zip(before) {
-            *byte ^= fresh;
-        }
+        xor(
+            &mut bytes[range.clone()],
+            old.get(offset..).unwrap_or_default(),
+        );
+    }
+}
+
+/// XORs `other` into the start of `bytes`, eight bytes at a time.
+fn xor(bytes: &mut [u8], other: &[u8]) {
+    let len = bytes.len().min(other.len());
+    let (bytes, other) = (&mut bytes[..len], &other[..len]);
+    let mut words = bytes.chunks_exact_mut(8);
+    let mut others = other.chunks_exact(8);
+    for (word, with) in (&mut words).zip(&mut others) {
+        let value = u64::from_ne_bytes(word.try_into().unwrap_or_default())
+            ^ u64::from_ne_bytes(with.try_into().unwrap_or_default());
+        word.copy_from_slice(&value.to_ne_bytes());
+    }
+    for (byte, with) in words.into_remainder().iter_mut().zip(others.remainder()) {
+        *byte ^= with;
     }
 }
 

@@ -96,3 +96,8 @@ pub use world::transaction::{
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The snapshot guide's examples, compiled and run as doctests.
+#[doc = include_str!("../../docs/snapshots.md")]
+#[cfg(doctest)]
+pub struct SnapshotsDoctests;

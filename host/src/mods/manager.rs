@@ -577,8 +577,9 @@ impl ScriptManager {
                 }
                 loaded.status = match &state.disabled {
                     None => ModStatus::Active,
+                    // From a file: cut like any disable reason.
                     Some(reason) => ModStatus::Disabled {
-                        reason: reason.clone(),
+                        reason: crate::runtime::console::bounded(reason.clone()),
                     },
                 };
                 loaded.stats = state.stats;

@@ -72,6 +72,28 @@ impl LuaSandbox {
         (self as *const Self).addr() as u32
     }
 
+    /// The global function `name` and its decoded `args` (a MessagePack
+    /// array, or empty for none), for a call; none when there is no such
+    /// function. Clears the limits raised by an earlier call.
+    fn global_function(
+        &self,
+        name: &str,
+        args: &[u8],
+    ) -> Result<Option<(mlua::Function, MultiValue)>, ScriptError> {
+        limits::take(&self.lua);
+        let fail = |e: mlua::Error| self.script_error(&e);
+        let value: Value = self.lua.globals().raw_get(name).map_err(fail)?;
+        let Value::Function(function) = value else {
+            return Ok(None);
+        };
+        let args = if args.is_empty() {
+            MultiValue::new()
+        } else {
+            value::decode_args(&self.lua, args).map_err(fail)?
+        };
+        Ok(Some((function, args)))
+    }
+
     /// The WIT error for `error`, classified by the limits Lua raised in
     /// this call (never by the message alone).
     fn script_error(&self, error: &mlua::Error) -> ScriptError {
@@ -127,19 +149,28 @@ impl GuestSandbox for LuaSandbox {
     }
 
     fn call(&self, name: String, args: Vec<u8>) -> Result<bool, ScriptError> {
-        limits::take(&self.lua);
-        let fail = |e: mlua::Error| self.script_error(&e);
-        let value: Value = self.lua.globals().raw_get(name).map_err(fail)?;
-        let Value::Function(function) = value else {
+        let Some((function, args)) = self.global_function(&name, &args)? else {
             return Ok(false);
         };
-        let args = if args.is_empty() {
-            MultiValue::new()
-        } else {
-            value::decode_args(&self.lua, &args).map_err(fail)?
-        };
-        function.call::<()>(args).map_err(fail)?;
+        function
+            .call::<()>(args)
+            .map_err(|e| self.script_error(&e))?;
         Ok(true)
+    }
+
+    fn call_returning(&self, name: String, args: Vec<u8>) -> Result<Option<Vec<u8>>, ScriptError> {
+        let Some((function, args)) = self.global_function(&name, &args)? else {
+            return Ok(None);
+        };
+        let fail = |e: mlua::Error| self.script_error(&e);
+        let result: Value = function.call(args).map_err(fail)?;
+        let mut out = value::value_buffer();
+        value::encode(&self.lua, &result, &mut out).map_err(|reason| {
+            fail(mlua::Error::runtime(format!(
+                "{name} returned a value that cannot be handed over: {reason}"
+            )))
+        })?;
+        Ok(Some(out))
     }
 
     fn deliver(&self, events: Vec<u8>) -> Result<bool, ScriptError> {

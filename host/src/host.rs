@@ -17,7 +17,7 @@ use crate::runtime::error::ScriptError;
 use crate::snapshot::error::short_hex;
 use crate::snapshot::world::WorldState;
 use crate::snapshot::{Body, Snapshot, SnapshotError};
-use crate::system::{EventError, ScriptSystem, TickReport, WorldUsage};
+use crate::system::{EventError, Handover, ScriptSystem, TickReport, WorldUsage};
 use crate::world::registry::ComponentRegistry;
 
 /// A ready script host: mods loaded from folders, run against your
@@ -202,12 +202,15 @@ impl Moonbox {
         self.manager.get(name)
     }
 
-    /// Reloads a mod from its folder; see [`ScriptManager::reload`].
+    /// Reloads a mod from its folder, handing its state over: the old
+    /// version's `on_unload()` runs now and the new version's
+    /// `on_reload(state)` at its next tick; see [`ScriptSystem::reload`].
     ///
     /// # Errors
-    /// As [`ScriptManager::reload`].
-    pub fn reload(&mut self, name: &str) -> Result<(), LoadError> {
-        self.manager.reload(name)
+    /// As [`ScriptManager::reload`]: the new version did not load, and the
+    /// old one runs on unchanged.
+    pub fn reload(&mut self, world: &mut World, name: &str) -> Result<Handover, LoadError> {
+        self.system.reload(&mut self.manager, world, name)
     }
 
     /// Lets a disabled mod run again; see [`ScriptManager::enable`].

@@ -78,8 +78,8 @@ pub use runtime::meter::{HOST_FUEL_PRICES, HostFuelPrices};
 pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig, SandboxSnapshot};
 pub use snapshot::{MAX_SNAPSHOT_BYTES, SNAPSHOT_FORMAT_VERSION, Snapshot, SnapshotError};
 pub use system::{
-    EventError, MAX_EVENT_DEPTH, MAX_PENDING_EVENT_BYTES, Outcome, ScriptSystem, TickReport,
-    WorldUsage,
+    EventError, Handover, MAX_EVENT_DEPTH, MAX_PENDING_EVENT_BYTES, Outcome, ScriptSystem,
+    TickReport, WorldUsage,
 };
 pub use world::file::{MAX_WORLD_ENTITIES, WorldFileError, world_from_json, world_to_json};
 pub use world::hash::world_hash;

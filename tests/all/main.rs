@@ -26,6 +26,7 @@ mod mods;
 mod native_lua;
 mod permissions;
 mod registry;
+mod reload;
 mod replay;
 mod security;
 mod semantics;

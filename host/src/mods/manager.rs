@@ -84,6 +84,9 @@ pub struct LoadedMod {
     quota: WorldQuota,
     disable_on_error: bool,
     pub(crate) needs_on_load: bool,
+    /// What the previous version's `on_unload` returned (one MessagePack
+    /// value), for this version's `on_reload(state)` at its first tick.
+    pub(crate) handover: Option<Vec<u8>>,
 }
 
 impl LoadedMod {
@@ -325,11 +328,22 @@ impl ScriptManager {
 
     /// Reloads a mod from its folder (or its stored source when it was not
     /// read from disk) into a fresh sandbox; `on_load` runs again at the next
-    /// tick. If the new source fails, the old mod stays as it was.
+    /// tick. If the new source fails, the old mod stays as it was. No state
+    /// is handed over: [`crate::Moonbox::reload`] (through
+    /// [`crate::ScriptSystem::reload`]) also runs `on_unload` and
+    /// `on_reload(state)`.
     ///
     /// # Errors
     /// [`LoadError`] from reading or loading the new source.
     pub fn reload(&mut self, name: &str) -> Result<(), LoadError> {
+        let fresh = self.prepare_reload(name)?;
+        self.replace(fresh, None);
+        Ok(())
+    }
+
+    /// The new version of mod `name`, loaded from its folder (or its stored
+    /// source) into a fresh sandbox, not yet in place of the old one.
+    pub(crate) fn prepare_reload(&mut self, name: &str) -> Result<LoadedMod, LoadError> {
         let old = self.entry(name)?;
         let source = match &old.source.dir {
             Some(dir) => ModSource::from_dir(dir)?,
@@ -341,11 +355,22 @@ impl ScriptManager {
                 message: format!("reloaded manifest renames it to '{}'", source.manifest.name),
             });
         }
-        let earlier = old.stats();
-        let mut fresh = self.prepare(source)?;
-        fresh.earlier = earlier;
-        self.mods.insert(name.to_owned(), fresh);
-        Ok(())
+        self.prepare(source)
+    }
+
+    /// Puts `fresh` in place of the mod of its name, keeping what the old
+    /// one used in its statistics, with `handover` for its `on_reload`.
+    pub(crate) fn replace(&mut self, mut fresh: LoadedMod, handover: Option<Vec<u8>>) {
+        if let Some(old) = self.mods.get(fresh.name()) {
+            fresh.earlier = old.stats();
+        }
+        fresh.handover = handover;
+        self.mods.insert(fresh.name().to_owned(), fresh);
+    }
+
+    /// The mod called `name`, to run it.
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut LoadedMod> {
+        self.mods.get_mut(name)
     }
 
     /// Removes a mod and its Lua state. Entities it spawned stay in the world.
@@ -450,13 +475,12 @@ impl ScriptManager {
             quota: self.policy.world_quota(&manifest.budget),
             disable_on_error: self.policy.disable_on_error,
             needs_on_load: true,
+            handover: None,
             source,
         })
     }
 }
 
-/// Each mod's own seed: the run's seed mixed with its name (FNV-1a), so two
-/// mods never share a random stream and the result never depends on load order.
 /// What a snapshot keeps of one mod besides its sources, which must be
 /// loaded already when it is restored.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -469,6 +493,8 @@ pub(crate) struct ModState {
     stats: ModStats,
     earlier: ModStats,
     needs_on_load: bool,
+    /// The state waiting for `on_reload`.
+    handover: Option<serde_bytes::ByteBuf>,
     sandbox: SandboxSnapshot,
 }
 
@@ -519,6 +545,7 @@ impl ScriptManager {
                     stats: loaded.stats,
                     earlier: loaded.earlier,
                     needs_on_load: loaded.needs_on_load,
+                    handover: loaded.handover.clone().map(serde_bytes::ByteBuf::from),
                     sandbox: loaded.sandbox.snapshot()?,
                 })
             })
@@ -553,6 +580,16 @@ impl ScriptManager {
                     "its sources differ from those the snapshot was taken with",
                 ));
             }
+            if state
+                .handover
+                .as_ref()
+                .is_some_and(|state| state.len() as u64 > loaded.limits.memory)
+            {
+                return Err(mismatch(
+                    &state.name,
+                    "its state for on_reload is larger than its memory limit",
+                ));
+            }
             let config = self.sandbox_config(&loaded.limits, &state.name);
             let ready = self
                 .engine
@@ -585,12 +622,15 @@ impl ScriptManager {
                 loaded.stats = state.stats;
                 loaded.earlier = state.earlier;
                 loaded.needs_on_load = state.needs_on_load;
+                loaded.handover = state.handover.clone().map(serde_bytes::ByteBuf::into_vec);
             }
         }
         Ok(())
     }
 }
 
+/// Each mod's own seed: the run's seed mixed with its name (FNV-1a), so two
+/// mods never share a random stream and the result never depends on load order.
 fn mod_seed(seed: u64, name: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
     for byte in name.bytes() {

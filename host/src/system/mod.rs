@@ -7,6 +7,6 @@ mod report;
 mod script_system;
 
 pub use event::{EventError, MAX_EVENT_DEPTH};
-pub use report::{Outcome, TickReport};
+pub use report::{Handover, Outcome, TickReport};
 pub(crate) use script_system::SystemState;
 pub use script_system::{MAX_PENDING_EVENT_BYTES, ScriptSystem, WorldUsage};

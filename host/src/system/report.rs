@@ -18,6 +18,29 @@ pub enum Outcome {
     },
 }
 
+/// What a reload with state ([`crate::ScriptSystem::reload`]) handed from
+/// the old version of a mod to the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handover {
+    /// `on_unload` returned a state of this many bytes (MessagePack), which
+    /// the new version's `on_reload(state)` receives at its next tick.
+    State {
+        /// Its size, encoded.
+        bytes: usize,
+    },
+    /// The old version has no `on_unload`: the new one starts with `on_load`.
+    NoHandler,
+    /// The old version was disabled, so nothing of it ran: the new one
+    /// starts with `on_load`.
+    NotActive,
+    /// `on_unload` failed (its writes rolled back): the new version starts
+    /// with `on_load`.
+    Failed {
+        /// The error.
+        error: ScriptError,
+    },
+}
+
 /// The outcome of each mod that ran in one tick (or one event), in the
 /// order they ran (name order). The system reuses one report, so a tick
 /// allocates nothing for it once the mods are known.

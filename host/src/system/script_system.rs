@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_bytes::ByteBuf;
 
 use super::event::{self, EventError};
-use super::report::{Outcome, TickReport};
+use super::report::{Handover, Outcome, TickReport};
 use crate::engine_api::Command;
-use crate::mods::{LoadedMod, ScriptManager};
+use crate::mods::{LoadError, LoadedMod, ScriptManager};
 use crate::runtime::console::{Channel, Console, bounded};
 use crate::runtime::error::ScriptError;
 use crate::snapshot::SnapshotError;
@@ -28,7 +28,8 @@ use crate::world::{HeldEntry, Holdings, Transaction, TransactionInputs};
 /// leaves the world as it was before that call.
 ///
 /// Handlers a mod may define: `on_load()` (once, at its first tick),
-/// `on_tick(dt)` and `on_event(name, data)`.
+/// `on_tick(dt)`, `on_event(name, data)`, and for a reload with state
+/// `on_unload()` and `on_reload(state)` (see [`ScriptSystem::reload`]).
 ///
 /// Most engines use it through [`crate::Moonbox`], which owns a manager
 /// and a system; it stays usable on its own:
@@ -175,7 +176,7 @@ impl ScriptSystem {
             let mut outcome = Outcome::Ran;
             if loaded.needs_on_load {
                 loaded.needs_on_load = false;
-                outcome = self.call(loaded, world, dt, "on_load", Args::None);
+                outcome = self.start(loaded, world, dt);
             }
             for batch in deliveries(loaded, &events) {
                 if outcome != Outcome::Ran {
@@ -247,8 +248,71 @@ impl ScriptSystem {
         Ok(&self.report)
     }
 
-    /// One handler call as a transaction: the world moves into the mod's
-    /// sandbox for the call and always comes back, committed or rolled back.
+    /// Reloads mod `name` with its state. The new version is loaded (from
+    /// its folder, or its stored source) into a fresh sandbox; if that
+    /// fails, the old version stays as it was. Otherwise, if the old
+    /// version is active, its `on_unload()` runs as a handler (a
+    /// transaction with its fuel and the world) and what it returns, one
+    /// value converted as component values are, waits for the new
+    /// version: at its next tick it runs `on_reload(state)` instead of
+    /// `on_load()`, or `on_load()` if it has no `on_reload`. Commands that
+    /// `on_unload` emits reach other mods at the next tick.
+    ///
+    /// The state is held until then, at most the old version's memory
+    /// limit in bytes (the guest built it in its own memory).
+    ///
+    /// # Errors
+    /// [`LoadError`] from reading or loading the new version.
+    pub fn reload(
+        &mut self,
+        manager: &mut ScriptManager,
+        world: &mut World,
+        name: &str,
+    ) -> Result<Handover, LoadError> {
+        let fresh = manager.prepare_reload(name)?;
+        let old = manager.get_mut(name).ok_or_else(|| LoadError::UnknownMod {
+            name: name.to_owned(),
+        })?;
+        self.report.clear();
+        let (handover, state) = if old.is_active() {
+            match self.transact(old, world, 0.0, "on_unload", Args::Unload) {
+                Ok(Returned::Value(state)) => (Handover::State { bytes: state.len() }, Some(state)),
+                Ok(_) => (Handover::NoHandler, None),
+                Err(error) => {
+                    self.console.push(
+                        Channel::Warn,
+                        bounded(format!(
+                            "[moonbox] mod '{name}': {error} (in on_unload); its new version starts without its state"
+                        )),
+                    );
+                    (Handover::Failed { error }, None)
+                }
+            }
+        } else {
+            (Handover::NotActive, None)
+        };
+        self.keep_events();
+        manager.replace(fresh, state);
+        Ok(handover)
+    }
+
+    /// A mod's first call: `on_reload(state)` when an earlier version
+    /// handed it a state and it has that handler, else `on_load()`.
+    fn start(&mut self, loaded: &mut LoadedMod, world: &mut World, dt: f64) -> Outcome {
+        if let Some(state) = loaded.handover.take() {
+            // One argument: a MessagePack array of one, then the value.
+            let mut args = Vec::with_capacity(state.len() + 1);
+            args.push(0x91);
+            args.extend_from_slice(&state);
+            let result = self.transact(loaded, world, dt, "on_reload", Args::Encoded(&args));
+            if !matches!(result, Ok(Returned::Missing)) {
+                return self.settle(loaded, "on_reload", result.map(drop));
+            }
+        }
+        self.call(loaded, world, dt, "on_load", Args::None)
+    }
+
+    /// One handler call, its failure handled (see [`ScriptSystem::settle`]).
     fn call(
         &mut self,
         loaded: &mut LoadedMod,
@@ -257,6 +321,21 @@ impl ScriptSystem {
         handler: &str,
         args: Args<'_>,
     ) -> Outcome {
+        let result = self.transact(loaded, world, dt, handler, args);
+        self.settle(loaded, handler, result.map(drop))
+    }
+
+    /// One handler call as a transaction: the world moves into the mod's
+    /// sandbox for the call and always comes back, committed or rolled back.
+    /// The mod's console lines move to the system's console.
+    fn transact(
+        &mut self,
+        loaded: &mut LoadedMod,
+        world: &mut World,
+        dt: f64,
+        handler: &str,
+        args: Args<'_>,
+    ) -> Result<Returned, ScriptError> {
         let links = self.links.entry(Arc::clone(loaded.name_arc())).or_default();
         let inputs = TransactionInputs {
             registry: loaded.registry_arc(),
@@ -272,12 +351,24 @@ impl ScriptSystem {
         };
         let sandbox = loaded.sandbox_mut();
         sandbox.attach(Box::new(Transaction::new(std::mem::take(world), inputs)));
+        let found = |found: bool| {
+            if found {
+                Returned::Ran
+            } else {
+                Returned::Missing
+            }
+        };
         let result = match args {
-            Args::None => sandbox.call(handler),
-            Args::Dt(dt) => sandbox.call_with(handler, &(dt,)),
-            Args::Encoded(bytes) => sandbox.call_msgpack(handler, bytes),
-            Args::Events(bytes) => sandbox.deliver(bytes),
-            Args::Tasks { reserve, slices } => sandbox.run_tasks(reserve, slices).map(|_| true),
+            Args::None => sandbox.call(handler).map(found),
+            Args::Dt(dt) => sandbox.call_with(handler, &(dt,)).map(found),
+            Args::Encoded(bytes) => sandbox.call_msgpack(handler, bytes).map(found),
+            Args::Events(bytes) => sandbox.deliver(bytes).map(found),
+            Args::Tasks { reserve, slices } => {
+                sandbox.run_tasks(reserve, slices).map(|_| Returned::Ran)
+            }
+            Args::Unload => sandbox
+                .call_returning(handler, &[])
+                .map(|value| value.map_or(Returned::Missing, Returned::Value)),
         };
         let result = match sandbox.detach() {
             Some(transaction) => {
@@ -300,26 +391,36 @@ impl ScriptSystem {
             self.console
                 .push(line.channel, format!("[{name}] {}", line.text));
         }
-        match result {
-            Ok(_) => Outcome::Ran,
-            Err(error) => {
-                let disabled = loaded.should_disable(&error);
-                if disabled {
-                    let reason = bounded(format!("{error} (in {handler})"));
-                    self.console.push(
-                        Channel::Warn,
-                        format!("[moonbox] mod '{name}' disabled: {reason}"),
-                    );
-                    loaded.disable(reason);
-                } else {
-                    self.console.push(
-                        Channel::Warn,
-                        bounded(format!("[moonbox] mod '{name}': {error} (in {handler})")),
-                    );
-                }
-                Outcome::Failed { error, disabled }
-            }
+        result
+    }
+
+    /// The outcome of a call of `handler` that gave `result`: a failure is
+    /// noted in the console and disables the mod if its policy says so.
+    fn settle(
+        &mut self,
+        loaded: &mut LoadedMod,
+        handler: &str,
+        result: Result<(), ScriptError>,
+    ) -> Outcome {
+        let Err(error) = result else {
+            return Outcome::Ran;
+        };
+        let name = loaded.name_arc();
+        let disabled = loaded.should_disable(&error);
+        if disabled {
+            let reason = bounded(format!("{error} (in {handler})"));
+            self.console.push(
+                Channel::Warn,
+                format!("[moonbox] mod '{name}' disabled: {reason}"),
+            );
+            loaded.disable(reason);
+        } else {
+            self.console.push(
+                Channel::Warn,
+                bounded(format!("[moonbox] mod '{name}': {error} (in {handler})")),
+            );
         }
+        Outcome::Failed { error, disabled }
     }
 
     /// Drops links to entities that no longer exist (despawned by the
@@ -438,6 +539,18 @@ enum Args<'a> {
     Events(&'a [u8]),
     /// The mod's tasks, keeping `reserve` fuel, each task allowed `slices` calls.
     Tasks { reserve: u64, slices: u32 },
+    /// `on_unload()`, for the value it returns.
+    Unload,
+}
+
+/// What a handler call gave back.
+enum Returned {
+    /// The mod has no such handler.
+    Missing,
+    /// The handler ran.
+    Ran,
+    /// The handler ran and returned this value (one MessagePack value).
+    Value(Vec<u8>),
 }
 
 /// The events of `events` that `loaded` receives, encoded in batches of

@@ -245,6 +245,40 @@ impl Sandbox {
         self.call_encoded(function, args)
     }
 
+    /// Like [`Sandbox::call_msgpack`], and returns the function's first
+    /// result as one MessagePack value, encoded as a component value is
+    /// (nil when it returned nothing). `Ok(None)` if there is no such global
+    /// function.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), moonbox::ScriptError> {
+    /// # let engine = moonbox::ScriptEngine::new()?;
+    /// let mut sandbox = engine.sandbox(&moonbox::SandboxConfig::default())?;
+    /// sandbox.run("m.lua", b"function pair(a) return { a, a * 2 } end")?;
+    /// let result = sandbox.call_returning("pair", &[0x91, 0x05])?; // [5]
+    /// assert_eq!(result, Some(vec![0x92, 0x05, 0x0a])); // [5, 10]
+    /// assert_eq!(sandbox.call_returning("missing", &[])?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Sandbox::run`]; a result that cannot be encoded (a function, a
+    /// cycle, tables nested too deep) is a [`ScriptError::Runtime`].
+    pub fn call_returning(
+        &mut self,
+        function: &str,
+        args: &[u8],
+    ) -> Result<Option<Vec<u8>>, ScriptError> {
+        let outcome = self.enter(|world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_call_returning(store, lua, function, args)
+        })?;
+        outcome.map_err(|error| script_error(error, function))
+    }
+
     /// Calls `on_event(name, data, from)` for each event of `events`, a
     /// MessagePack array of `[name, data, from]` arrays, in order, in one
     /// call (one fuel budget); stops at the first error. `Ok(false)` if

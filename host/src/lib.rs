@@ -60,7 +60,8 @@ pub use mods::{
 pub use replay::{
     Difference as WorldDifference, Divergence, FORMAT_VERSION as REPLAY_FORMAT_VERSION,
     Inputs as ReplayInputs, MAX_EVENTS_PER_TICK, MAX_REPLAY_FILE_BYTES, RecordedEvent, RecordedMod,
-    ReplayError, ReplayFile, ReplayReport, Simulation, TickRecord, first_difference, replay,
+    ReplayError, ReplayFile, ReplayReport, Simulation, StartSnapshot, TickRecord, first_difference,
+    replay,
 };
 pub use runtime::cache::CacheOutcome;
 pub use runtime::console::{

@@ -94,7 +94,7 @@ fn record_then_replay_in_the_same_process_is_identical() {
     let text = file.to_text();
     let read = ReplayFile::from_text(&text).unwrap();
     assert_eq!(read, file);
-    let report = replay(engine(), &registry(), &read).unwrap();
+    let report = replay(engine(), &registry(), &read, None).unwrap();
     assert!(report.identical, "{report:?}");
     assert_eq!(report.ticks, 40);
     assert!(report.first_divergence.is_none());
@@ -114,6 +114,7 @@ fn a_mod_observing_addresses_iteration_order_gc_and_time_replays_identically() {
         engine(),
         &registry(),
         &ReplayFile::from_text(&file.to_text()).unwrap(),
+        None,
     )
     .unwrap();
     assert!(report.identical, "{report:?}");
@@ -137,7 +138,7 @@ fn an_edited_seed_is_detected_at_the_first_tick_it_changes() {
     let expected = first_differing_tick(&file.recorded_inputs, &file.inputs);
     let read = ReplayFile::from_text(&file.to_text()).unwrap();
     assert!(read.inputs_edited());
-    let report = replay(engine(), &registry(), &read).unwrap();
+    let report = replay(engine(), &registry(), &read, None).unwrap();
     assert!(!report.identical);
     let divergence = report.first_divergence.unwrap();
     assert_eq!(divergence.tick, expected);
@@ -165,7 +166,7 @@ fn an_edited_event_is_detected_at_its_tick_down_to_the_field() {
     });
     let mut file = record(&inputs);
     file.inputs.events[0].data = json!({ "hp": 8 });
-    let report = replay(engine(), &registry(), &file).unwrap();
+    let report = replay(engine(), &registry(), &file, None).unwrap();
     let divergence = report.first_divergence.unwrap();
     assert_eq!(divergence.tick, 12);
     assert_eq!(divergence.component.as_deref(), Some("Health"));
@@ -342,11 +343,15 @@ fn commands_are_recorded_and_a_replay_that_emits_others_diverges() {
     );
     let read = ReplayFile::from_text(&file.to_text()).unwrap();
     assert_eq!(read, file);
-    assert!(replay(engine(), &registry(), &read).unwrap().identical);
+    assert!(
+        replay(engine(), &registry(), &read, None)
+            .unwrap()
+            .identical
+    );
     // Someone else's commands at tick 7: the replay names the tick.
     let mut forged = file.clone();
     forged.ticks[7].commands_hash = "0".repeat(64);
-    let report = replay(engine(), &registry(), &forged).unwrap();
+    let report = replay(engine(), &registry(), &forged, None).unwrap();
     let divergence = report.first_divergence.unwrap();
     assert_eq!(divergence.tick, 7);
     assert!(
@@ -391,6 +396,6 @@ fn runs_with_tasks_and_events_replay_identically() {
         file.ticks[emitted[0] as usize + 1].world_hash
     );
     let read = ReplayFile::from_text(&file.to_text()).unwrap();
-    let report = replay(engine(), &registry(), &read).unwrap();
+    let report = replay(engine(), &registry(), &read, None).unwrap();
     assert!(report.identical, "{report:?}");
 }

@@ -285,3 +285,86 @@ fn damaged_snapshot_files_are_refused_with_the_reason() {
     let error = Snapshot::read(Path::new("/nonexistent/save")).unwrap_err();
     assert!(matches!(error, SnapshotError::Io { .. }), "{error}");
 }
+
+/// `moonbox replay --json FILE`: exit code and report.
+fn replay(file: &Path) -> (Option<i32>, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_moonbox"))
+        .args(["replay", "--json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (
+        out.status.code(),
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_replay_starts_from_an_embedded_or_a_referenced_snapshot() {
+    let mods = stateful_mods();
+    let path = mods.path().to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    sim(&[path, "--ticks", "60", "--save", &at("s.snapshot")]);
+    let whole = sim(&[path, "--ticks", "90"]);
+    for (replay_file, reference) in [("embedded.replay", false), ("referenced.replay", true)] {
+        let mut args = vec![path, "--ticks", "30", "--load", &at("s.snapshot")]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        args.extend(["--record".to_owned(), at(replay_file)]);
+        if reference {
+            args.push("--reference-snapshot".to_owned());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // Recording from a snapshot changes nothing of the run.
+        assert_eq!(outcome(&sim(&args)), outcome(&whole), "{replay_file}");
+        let (code, report, stderr) = replay(Path::new(&at(replay_file)));
+        assert_eq!(code, Some(0), "{replay_file}: {report} {stderr}");
+        assert_eq!(report["start_tick"], 60);
+        assert_eq!(report["ticks"], 90);
+        assert_eq!(report["identical"], true);
+    }
+    let embedded = std::fs::read_to_string(at("embedded.replay")).unwrap();
+    let referenced = std::fs::read_to_string(at("referenced.replay")).unwrap();
+    assert!(embedded.contains("\"start\":{\"embedded\":{\"sha256\":"));
+    assert!(referenced.contains("\"start\":{\"file\":{\"sha256\":"));
+    assert!(referenced.contains("\"name\":\"s.snapshot\""));
+
+    // An input edited after recording: the replay from the snapshot
+    // diverges at the tick of the change, located in the world.
+    let edited = embedded.replacen(
+        "\"events\":[]",
+        "\"events\":[{\"tick\":70,\"name\":\"ping\",\"data\":{\"t\":1,\"total\":5}}]",
+        1,
+    );
+    assert_ne!(edited, embedded);
+    std::fs::write(at("edited.replay"), edited).unwrap();
+    let (code, report, stderr) = replay(Path::new(&at("edited.replay")));
+    assert_eq!(code, Some(5), "{report} {stderr}");
+    assert_eq!(report["first_divergence"]["tick"], 70, "{report}");
+    assert_eq!(report["inputs_edited"], true);
+
+    // The referenced snapshot is checked: another snapshot in its place,
+    // or the replay file alone in another folder, is refused (exit 2).
+    let other = tempfile::tempdir().unwrap();
+    std::fs::copy(at("referenced.replay"), other.path().join("r.replay")).unwrap();
+    let (code, _, stderr) = replay(&other.path().join("r.replay"));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("replay start snapshot"), "{stderr}");
+    sim(&[path, "--ticks", "61", "--save", &at("s.snapshot")]);
+    let (code, _, stderr) = replay(Path::new(&at("referenced.replay")));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("SHA-256"), "{stderr}");
+
+    // A name edited into the inputs (line 2, outside the checksum) cannot
+    // reach outside the replay file's folder.
+    let crafted = referenced.replacen("\"name\":\"s.snapshot\"", "\"name\":\"../s.snapshot\"", 1);
+    std::fs::write(at("crafted.replay"), crafted).unwrap();
+    let (code, _, stderr) = replay(Path::new(&at("crafted.replay")));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("plain file name"), "{stderr}");
+}

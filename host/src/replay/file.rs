@@ -7,8 +7,9 @@ use super::{Inputs, TickRecord};
 use crate::world::file::WorldFileError;
 use crate::world::registry::RegistryError;
 
-/// The format version this Moonbox writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this Moonbox writes. It reads this one and version
+/// 1, which is version 2 without the inputs' `start` (a start snapshot).
+pub const FORMAT_VERSION: u32 = 2;
 
 const FORMAT_NAME: &str = "moonbox-replay";
 
@@ -77,6 +78,13 @@ pub enum ReplayError {
         doing: &'static str,
         /// Which component and why.
         error: RegistryError,
+    },
+    /// The snapshot the recording starts from cannot be read, does not
+    /// match its recorded SHA-256, or does not fit the inputs' mods.
+    #[error("replay start snapshot: {message}")]
+    Start {
+        /// What is wrong.
+        message: String,
     },
     /// The inputs cannot be run (unsupported policy or time step).
     #[error("replay inputs: {message}")]
@@ -191,7 +199,7 @@ impl ReplayFile {
                 found: header.version,
             });
         }
-        if header.version != FORMAT_VERSION {
+        if header.version == 0 {
             return Err(ReplayError::NotReplay {
                 reason: format!("unknown format version {}", header.version),
             });

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::StartSnapshot;
 use crate::mods::{LoadError, ModSource};
 
 /// Everything that decides a simulation.
@@ -28,6 +29,12 @@ pub struct Inputs {
     pub mods: Vec<RecordedMod>,
     /// Events injected into the run, in order.
     pub events: Vec<RecordedEvent>,
+    /// The snapshot the run continues from, if it does not start at tick
+    /// 0: the mods (which must be those of `mods`), their state and the
+    /// world come from it, and `ticks` more ticks run after its tick.
+    /// `world` then is the world the snapshotted run began with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartSnapshot>,
 }
 
 /// A world as world-file JSON text, kept unparsed: a large world is never

@@ -13,9 +13,11 @@ mod file;
 mod inputs;
 mod run;
 mod simulation;
+mod start;
 
 pub use diff::{Difference, first_difference};
 pub use file::{FORMAT_VERSION, MAX_REPLAY_FILE_BYTES, ReplayError, ReplayFile};
 pub use inputs::{Inputs, RecordedEvent, RecordedMod, TickRecord, WorldJson};
 pub use run::{Divergence, ReplayReport, replay};
 pub use simulation::{MAX_EVENTS_PER_TICK, Simulation};
+pub use start::StartSnapshot;

@@ -1,5 +1,6 @@
 //! [`replay`]: run a recording again and compare it tick by tick.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -26,7 +27,9 @@ pub struct Divergence {
 /// The outcome of a replay.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplayReport {
-    /// Ticks compared (up to and including the divergence).
+    /// The tick the recording starts from: 0, or its start snapshot's.
+    pub start_tick: u64,
+    /// The last tick compared (the divergence, if there is one).
     pub ticks: u64,
     /// Whether every tick matched.
     pub identical: bool,
@@ -41,6 +44,8 @@ pub struct ReplayReport {
 /// Runs `file`'s inputs and compares each tick with the recording. On the
 /// first difference it runs the recorded inputs to that tick as well and
 /// diffs the two worlds, to name the entity, component and field.
+/// `folder`, the replay file's, is where a referenced start snapshot is
+/// read from ([`crate::StartSnapshot`]).
 ///
 /// # Errors
 /// Inputs that cannot be run.
@@ -48,9 +53,11 @@ pub fn replay(
     engine: &ScriptEngine,
     registry: &Arc<ComponentRegistry>,
     file: &ReplayFile,
+    folder: Option<&Path>,
 ) -> Result<ReplayReport, ReplayError> {
-    let mut sim = Simulation::new(engine, Arc::clone(registry), &file.inputs)?;
+    let mut sim = Simulation::open(engine, Arc::clone(registry), &file.inputs, folder)?;
     let mut report = ReplayReport {
+        start_tick: sim.tick(),
         ticks: 0,
         identical: true,
         first_divergence: None,
@@ -59,9 +66,14 @@ pub fn replay(
             != super::file::sha256_hex(crate::GUEST_COMPONENT),
     };
     let mut current = sim.start()?;
+    // The first record is the starting state: tick 0, or the start
+    // snapshot's tick.
+    let first = current.tick;
     loop {
         let tick = current.tick;
-        let recorded = file.ticks.get(usize::try_from(tick).unwrap_or(usize::MAX));
+        let recorded = file
+            .ticks
+            .get(usize::try_from(tick - first).unwrap_or(usize::MAX));
         report.ticks = tick;
         let divergence = match recorded {
             None => Some(Divergence {
@@ -75,7 +87,7 @@ pub fn replay(
         };
         if let Some(mut divergence) = divergence {
             if recorded.is_some_and(|r| r.world_hash != current.world_hash) {
-                locate(engine, registry, file, &sim, &mut divergence)?;
+                locate(engine, registry, file, folder, &sim, &mut divergence)?;
             }
             report.identical = false;
             report.first_divergence = Some(divergence);
@@ -86,7 +98,8 @@ pub fn replay(
         }
         current = sim.step(true)?;
     }
-    if file.ticks.len() as u64 > report.ticks + 1 {
+    let run = report.ticks - first;
+    if file.ticks.len() as u64 > run + 1 {
         report.identical = false;
         report.first_divergence = Some(Divergence {
             tick: report.ticks + 1,
@@ -94,9 +107,8 @@ pub fn replay(
             component: None,
             mod_name: None,
             detail: format!(
-                "the recording has {} ticks, the inputs ask for {}",
+                "the recording has {} ticks, the inputs ask for {run}",
                 file.ticks.len() - 1,
-                report.ticks
             ),
         });
     }
@@ -177,10 +189,12 @@ fn locate(
     engine: &ScriptEngine,
     registry: &Arc<ComponentRegistry>,
     file: &ReplayFile,
+    folder: Option<&Path>,
     replayed: &Simulation,
     divergence: &mut Divergence,
 ) -> Result<(), ReplayError> {
-    let mut original = Simulation::new(engine, Arc::clone(registry), &file.recorded_inputs)?;
+    let mut original =
+        Simulation::open(engine, Arc::clone(registry), &file.recorded_inputs, folder)?;
     while original.tick() < replayed.tick() {
         original.step(false)?;
     }

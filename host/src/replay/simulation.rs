@@ -1,6 +1,7 @@
 //! [`Simulation`]: mods against a world, tick by tick, decided by its inputs.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use hecs::World;
@@ -50,11 +51,49 @@ pub struct Simulation {
 
 impl Simulation {
     /// Builds the world and loads the mods of `inputs`. Mods that fail to
-    /// load are left out and reported in [`Simulation::start`].
+    /// load are left out and reported in [`Simulation::start`]. When the
+    /// inputs start from a snapshot, it must be embedded (see
+    /// [`Simulation::open`]).
     ///
     /// # Errors
-    /// An unsupported policy or a world that does not fit the registry.
+    /// An unsupported policy or a world that does not fit the registry;
+    /// a start snapshot that cannot be used.
     pub fn new(
+        engine: &ScriptEngine,
+        registry: Arc<ComponentRegistry>,
+        inputs: &Inputs,
+    ) -> Result<Self, ReplayError> {
+        Self::open(engine, registry, inputs, None)
+    }
+
+    /// As [`Simulation::new`], looking for a referenced start snapshot
+    /// ([`crate::StartSnapshot::File`]) in `folder`, the replay file's.
+    ///
+    /// # Errors
+    /// As [`Simulation::new`].
+    pub fn open(
+        engine: &ScriptEngine,
+        registry: Arc<ComponentRegistry>,
+        inputs: &Inputs,
+        folder: Option<&Path>,
+    ) -> Result<Self, ReplayError> {
+        let start = inputs
+            .start
+            .as_ref()
+            .map(|start| start.load(folder))
+            .transpose()?;
+        let mut sim = Self::load(engine, registry, inputs)?;
+        if let Some(snapshot) = start {
+            sim.restore(&snapshot, inputs.ticks)
+                .map_err(|e| ReplayError::Start {
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(sim)
+    }
+
+    /// The world and the mods of `inputs`, at tick 0.
+    fn load(
         engine: &ScriptEngine,
         registry: Arc<ComponentRegistry>,
         inputs: &Inputs,
@@ -121,13 +160,14 @@ impl Simulation {
         })
     }
 
-    /// The record of tick 0: the starting world and the mods that failed to load.
+    /// The record of the starting state: tick 0 (or the start snapshot's
+    /// tick), the world and the mods that failed to load.
     ///
     /// # Errors
     /// A component whose conversion fails while hashing.
     pub fn start(&self) -> Result<TickRecord, ReplayError> {
         Ok(TickRecord {
-            tick: 0,
+            tick: self.tick,
             world_hash: self.hash()?,
             fuel: BTreeMap::new(),
             disabled: self.load_errors.clone(),
@@ -334,6 +374,7 @@ impl Inputs {
             world,
             mods,
             events: Vec::new(),
+            start: None,
         })
     }
 }

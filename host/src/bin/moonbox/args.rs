@@ -90,8 +90,14 @@ pub struct SimArgs {
 
     /// Continue from a snapshot written by --save, with the same mods, world
     /// source and seed: --ticks more ticks are run after the snapshot's.
-    #[arg(long, value_name = "FILE", conflicts_with = "record")]
+    /// With --record, the replay file starts from it (embedded in the file).
+    #[arg(long, value_name = "FILE")]
     pub load: Option<PathBuf>,
+
+    /// With --load and --record: the replay file names the snapshot file
+    /// (in the same folder) instead of embedding it.
+    #[arg(long, requires_all = ["load", "record"])]
+    pub reference_snapshot: bool,
 
     /// Print one JSON object with the outcome on stdout.
     #[arg(long)]

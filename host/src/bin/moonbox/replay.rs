@@ -38,7 +38,8 @@ fn check(args: &ReplayArgs, no_cache: bool) -> Result<ReplayReport> {
     }
     let registry = Arc::new(demo::registry()?);
     let engine = crate::engine::engine(no_cache)?;
-    Ok(run_replay(&engine, &registry, &file)?)
+    let folder = args.file.parent();
+    Ok(run_replay(&engine, &registry, &file, folder)?)
 }
 
 fn print(report: &ReplayReport, json: bool) {
@@ -56,7 +57,17 @@ fn print(report: &ReplayReport, json: bool) {
     }
     match &report.first_divergence {
         None => {
-            let _ = writeln!(out, "identical: {} ticks match the recording", report.ticks);
+            if report.start_tick == 0 {
+                let _ = writeln!(out, "identical: {} ticks match the recording", report.ticks);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "identical: ticks {} to {} match the recording (it starts from a snapshot at tick {})",
+                    report.start_tick + 1,
+                    report.ticks,
+                    report.start_tick
+                );
+            }
         }
         Some(divergence) => {
             let _ = writeln!(

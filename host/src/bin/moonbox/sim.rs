@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use moonbox::ModSource;
-use moonbox::{ReplayFile, ReplayInputs as Inputs, Simulation, Snapshot};
+use moonbox::{ReplayFile, ReplayInputs as Inputs, Simulation, StartSnapshot};
 use moonbox::{demo, terminal_safe as safe};
 use serde::Serialize;
 
@@ -117,16 +118,24 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
             )
         })?;
     }
+    if let Some(path) = &args.load {
+        inputs.start = Some(
+            start_snapshot(path, args)
+                .with_context(|| format!("cannot continue from snapshot {}", path.display()))?,
+        );
+    }
     let engine = crate::engine::engine(no_cache)?;
-    let mut sim = Simulation::new(&engine, Arc::clone(&registry), &inputs)?;
+    let folder = args.load.as_deref().and_then(Path::parent);
+    let mut sim =
+        Simulation::open(&engine, Arc::clone(&registry), &inputs, folder).with_context(|| {
+            match &args.load {
+                Some(path) => format!("cannot continue from snapshot {}", path.display()),
+                None => "cannot start the simulation".to_owned(),
+            }
+        })?;
     load_errors.extend(sim.load_errors().values().cloned());
     for error in &load_errors {
         eprintln!("moonbox sim: {}", safe(error));
-    }
-    if let Some(path) = &args.load {
-        Snapshot::read(path)
-            .and_then(|snapshot| sim.restore(&snapshot, args.ticks))
-            .with_context(|| format!("cannot continue from snapshot {}", path.display()))?;
     }
 
     let mut recording = args
@@ -198,6 +207,39 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         commands,
         commands_tail: commands_tail.into(),
     })
+}
+
+/// The start of a run that continues from the snapshot file at `path`:
+/// embedded, or with `--reference-snapshot` referenced by its name (the
+/// replay file then must be in the snapshot's folder).
+fn start_snapshot(path: &Path, args: &SimArgs) -> Result<StartSnapshot> {
+    let limit = usize::try_from(moonbox::MAX_SNAPSHOT_BYTES).unwrap_or(usize::MAX);
+    let bytes = moonbox::read_bounded(path, limit)?;
+    if !args.reference_snapshot {
+        return Ok(StartSnapshot::embed(&bytes));
+    }
+    let folder = |p: &Path| {
+        p.parent()
+            .map(|dir| {
+                if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                }
+            })
+            .and_then(|dir| dir.canonicalize().ok())
+    };
+    let record = args.record.as_deref().map(folder);
+    if record != Some(folder(path)) {
+        anyhow::bail!(
+            "--reference-snapshot needs the replay file (--record) in the snapshot's folder"
+        );
+    }
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .context("the snapshot's file name is not UTF-8")?;
+    Ok(StartSnapshot::reference(name, &bytes)?)
 }
 
 fn progress_bar(args: &SimArgs) -> ProgressBar {

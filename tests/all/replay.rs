@@ -194,10 +194,10 @@ fn corrupted_truncated_foreign_and_newer_files_are_refused() {
         ReplayFile::from_text(&truncated),
         Err(ReplayError::Corrupted { .. })
     ));
-    let newer = text.replacen("\"version\":1", "\"version\":2", 1);
+    let newer = text.replacen("\"version\":2", "\"version\":3", 1);
     assert!(matches!(
         ReplayFile::from_text(&newer),
-        Err(ReplayError::NewerVersion { found: 2 })
+        Err(ReplayError::NewerVersion { found: 3 })
     ));
     assert!(matches!(
         ReplayFile::from_text("hello\n"),

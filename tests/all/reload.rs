@@ -5,9 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use moonbox::demo::Health;
-use moonbox::{Handover, LimitKind, LoadError, Moonbox, Policy, ScriptError, demo};
+use moonbox::{Handover, LimitKind, LoadError, Moonbox, ScriptError, demo};
 
-use crate::support::engine;
+use crate::support;
 use crate::world::{Fixture, fixture};
 
 const MANIFEST: &str = "name = 'keeper'\nversion = '1'\n[permissions]\nread = ['Health']\nwrite = ['Health']\nscope = 'all'\n";
@@ -227,11 +227,7 @@ fn a_disabled_mod_hands_nothing_over_and_a_failed_reload_changes_nothing() {
 #[test]
 fn a_snapshot_taken_between_reload_and_tick_keeps_the_state_for_on_reload() {
     let registry = Arc::new(demo::registry().unwrap());
-    let mut host = Moonbox::builder(Arc::clone(&registry))
-        .policy(Policy::allow_all(&registry))
-        .engine(engine().clone())
-        .build()
-        .unwrap();
+    let mut host = support::host(&registry);
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), V1);
     host.load_dir(dir.path()).unwrap();

@@ -5,6 +5,9 @@
 #   guest-lua/build.sh          build and install
 #   guest-lua/build.sh --check  build and fail if the committed file differs
 #   guest-lua/build.sh --lint   cargo fmt --check and clippy -D warnings on the guest
+#   guest-lua/build.sh --weval-gate WEVAL_SRC
+#                               the weval gate's variant (see weval-gate.sh), into
+#                               target/guest-weval/, never installed
 #
 # Installs what it needs: the wasm32-wasip2 Rust target and a pinned zig (its
 # clang compiles Lua) in a venv under target/. Output bytes depend only on the
@@ -20,12 +23,16 @@ toolchain_dir="$root/target/guest-toolchain"
 venv="$toolchain_dir/venv"
 check=0
 lint=0
+weval_src=""
 case "${1:-}" in
   --check) check=1 ;;
   --lint) lint=1 ;;
+  --weval-gate) weval_src=${2:?"--weval-gate needs weval's unpacked source"} ;;
   "") ;;
-  *) echo "usage: $0 [--check|--lint]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--check|--lint|--weval-gate WEVAL_SRC]" >&2; exit 2 ;;
 esac
+guest_target="$root/target/guest"
+features=()
 
 rustc_version=$(rustc --version | awk '{print $2}')
 if [ "$rustc_version" != "$RUST_VERSION" ]; then
@@ -55,32 +62,40 @@ export AR_wasm32_wasip2="$root/guest-lua/toolchain/zig-ar"
 # the VM's main dispatch a br_table: suite 1.68x -> 1.60x (BENCHMARKS.md).
 export CFLAGS_wasm32_wasip2="-O2 -mllvm -jump-table-density=95 -Dluai_makeseed(L)=0x6d6f6f6eu -ffile-prefix-map=$root=/moonbox -ffile-prefix-map=$cargo_home=/cargo"
 export CARGO_ENCODED_RUSTFLAGS="--remap-path-prefix=$root=/moonbox"$'\x1f'"--remap-path-prefix=$cargo_home=/cargo"
+if [ -n "$weval_src" ]; then
+  # The Lua VM with weval's intrinsics, and weval's imports satisfied by its
+  # stubs adapter (they do nothing until weval rewrites the module).
+  CFLAGS_wasm32_wasip2+=" -DMOONBOX_WEVAL=1 -I$weval_src/include"
+  CARGO_ENCODED_RUSTFLAGS+=$'\x1f'"-Clink-arg=--adapt"$'\x1f'"-Clink-arg=weval=$root/guest-lua/vendor/weval/weval-stubs.wasm"
+  guest_target="$root/target/guest-weval"
+  features=(--features weval-gate)
+fi
 unset RUSTFLAGS
 export SOURCE_DATE_EPOCH=0
 
 if [ "$lint" = 1 ]; then
   cargo fmt --manifest-path "$root/guest-lua/Cargo.toml" --check
   cargo clippy --quiet --release --locked --manifest-path "$root/guest-lua/Cargo.toml" \
-    --target wasm32-wasip2 --target-dir "$root/target/guest" -- -D warnings
+    --target wasm32-wasip2 --target-dir "$guest_target" -- -D warnings
   echo "guest lint clean"
   exit 0
 fi
 
 # Cargo tracks neither the C sources of the vendored Lua (only lua-src's
 # Rust file) nor the C flags, so rebuild mlua-sys whenever they change.
-lua_stamp="$root/target/guest/lua-sources.sha256"
+lua_stamp="$guest_target/lua-sources.sha256"
 lua_sum=$( (cd "$root/guest-lua/vendor/lua-src" && find . -type f -print0 | sort -z | xargs -0 sha256sum
   echo "$CFLAGS_wasm32_wasip2") | sha256sum)
 if [ "$(cat "$lua_stamp" 2>/dev/null)" != "$lua_sum" ]; then
   cargo clean --quiet --release --manifest-path "$root/guest-lua/Cargo.toml" \
-    --target wasm32-wasip2 --target-dir "$root/target/guest" -p mlua-sys -p lua-src
+    --target wasm32-wasip2 --target-dir "$guest_target" -p mlua-sys -p lua-src
 fi
 
-cargo build --quiet --release --locked \
+cargo build --quiet --release --locked "${features[@]}" \
   --manifest-path "$root/guest-lua/Cargo.toml" \
   --target wasm32-wasip2 \
-  --target-dir "$root/target/guest"
-compiled="$root/target/guest/wasm32-wasip2/release/moonbox_guest.wasm"
+  --target-dir "$guest_target"
+compiled="$guest_target/wasm32-wasip2/release/moonbox_guest.wasm"
 echo "$lua_sum" >"$lua_stamp"
 
 # Pre-initialise: run the guest's `wizer-initialize` once and keep the memory
@@ -88,12 +103,15 @@ echo "$lua_sum" >"$lua_stamp"
 # sandbox/create 190 -> 71 us, BENCHMARKS.md). The tool is a host program of
 # the main workspace: built without the guest's flags, so that `cargo test`
 # reuses its wasmtime.
-built="$root/target/guest/moonbox_guest.snapshot.wasm"
+built="$guest_target/moonbox_guest.snapshot.wasm"
 env -u CARGO_ENCODED_RUSTFLAGS -u SOURCE_DATE_EPOCH \
   cargo run --quiet --locked --manifest-path "$root/Cargo.toml" -p guest-snapshot -- \
   "$compiled" "$built"
 
-if [ "$check" = 1 ]; then
+if [ -n "$weval_src" ]; then
+  cp "$built" "$guest_target/plain.wasm"
+  echo "weval gate guest built: $guest_target/plain.wasm"
+elif [ "$check" = 1 ]; then
   if ! cmp -s "$built" "$artifact"; then
     echo "build.sh: the committed guest $artifact differs from a fresh build:" >&2
     sha256sum "$built" "$artifact" >&2 || true

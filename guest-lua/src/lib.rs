@@ -17,6 +17,8 @@ mod limits;
 mod snapshot;
 mod tasks;
 mod value;
+#[cfg(feature = "weval-gate")]
+mod weval_gate;
 mod world_api;
 mod world_calls;
 mod world_query;
@@ -50,7 +52,13 @@ impl Guest for Component {
         // Runs only in the build (tools/guest-snapshot): a failure there must
         // fail the build, not ship a guest without its prepared state.
         match environment::prepare() {
-            Ok(lua) => PREPARED.set(Some(lua)),
+            Ok(lua) => {
+                #[cfg(feature = "weval-gate")]
+                if let Err(e) = weval_gate::request(&lua) {
+                    panic!("cannot request the weval gate's specialisations: {e}");
+                }
+                PREPARED.set(Some(lua))
+            }
             Err(e) => panic!("cannot prepare the Lua state: {e}"),
         }
     }

@@ -142,11 +142,30 @@ impl ScriptEngine {
     /// # Errors
     /// [`ScriptError::Host`] if wasmtime cannot be configured or the guest does not compile.
     pub fn with_config(config: &EngineConfig) -> Result<Self, ScriptError> {
+        Self::build(config, None)
+    }
+
+    /// An engine running another build of the guest component: for
+    /// benchmarks of guest variants (`guest-lua/weval-gate.sh`), not for
+    /// games. The compiled-artifact cache is not used, snapshots belong to
+    /// `component`, and replay files still name the built-in guest.
+    ///
+    /// # Errors
+    /// As [`ScriptEngine::with_config`].
+    #[doc(hidden)]
+    pub fn with_guest_variant(config: &EngineConfig, component: &[u8]) -> Result<Self, ScriptError> {
+        Self::build(config, Some(component))
+    }
+
+    fn build(config: &EngineConfig, variant: Option<&[u8]>) -> Result<Self, ScriptError> {
         let engine = Engine::new(&wasmtime_config(config))
             .map_err(|e| ScriptError::host("configuring wasmtime", &e))?;
-        let (component, cache) = match &config.cache {
-            Some(folder) => cache::load_or_compile(&engine, folder),
-            None => Component::new(&engine, GUEST_COMPONENT).map(|c| (c, CacheOutcome::Off)),
+        let (component, cache) = match (variant, &config.cache) {
+            (Some(bytes), _) => Component::new(&engine, bytes).map(|c| (c, CacheOutcome::Off)),
+            (None, Some(folder)) => cache::load_or_compile(&engine, folder),
+            (None, None) => {
+                Component::new(&engine, GUEST_COMPONENT).map(|c| (c, CacheOutcome::Off))
+            }
         }
         .map_err(|e| ScriptError::host("compiling the guest component", &e))?;
         let mut linker = Linker::<StoreState>::new(&engine);
@@ -170,7 +189,7 @@ impl ScriptEngine {
         };
         Ok(Self {
             inner: Arc::new(EngineInner {
-                guest: Arc::new(Guest::new(engine, pre)),
+                guest: Arc::new(Guest::new(engine, pre, variant.unwrap_or(GUEST_COMPONENT))),
                 cache,
                 _ticker: ticker,
             }),

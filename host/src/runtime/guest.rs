@@ -7,7 +7,6 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 
 use super::bindings::SandboxPre;
-use super::engine::GUEST_COMPONENT;
 use super::store::StoreState;
 
 /// A region of a guest's linear memory: its address and bytes.
@@ -32,11 +31,12 @@ pub(crate) struct Guest {
 }
 
 impl Guest {
-    pub(crate) fn new(engine: Engine, pre: SandboxPre<StoreState>) -> Self {
+    /// `component`: the bytes `pre` was compiled from.
+    pub(crate) fn new(engine: Engine, pre: SandboxPre<StoreState>, component: &[u8]) -> Self {
         Self {
             engine,
             pre,
-            digest: Sha256::digest(GUEST_COMPONENT).into(),
+            digest: Sha256::digest(component).into(),
             baselines: Mutex::new(Vec::new()),
         }
     }

@@ -260,6 +260,9 @@ Proto *luaF_newproto (lua_State *L) {
   f->linedefined = 0;
   f->lastlinedefined = 0;
   f->source = NULL;
+#if MOONBOX_WEVAL
+  f->moonbox_spec = NULL;
+#endif
   return f;
 }
 

@@ -570,6 +570,10 @@ typedef struct Proto {
   LocVar *locvars;  /* information about local variables (debug information) */
   TString  *source;  /* used for debug information */
   GCObject *gclist;
+#if MOONBOX_WEVAL
+  /* MOONBOX (weval): this prototype's specialised interpreter */
+  void (*moonbox_spec) (struct lua_State *L, struct CallInfo *ci, const Instruction *code);
+#endif
 } Proto;
 
 /* }================================================================== */

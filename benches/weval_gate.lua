@@ -1,0 +1,14 @@
+-- The weval gate's benchmark functions (issue 18): a call-bound and a
+-- loop-bound program. Guests built by guest-lua/weval-gate.sh define them
+-- at build time; the benchmark defines them in other guests.
+if fib == nil then
+  function fib(n)
+    if n < 2 then return n end
+    return fib(n - 1) + fib(n - 2)
+  end
+  function loop(n)
+    local s = 0
+    for i = 1, n do s = s + i % 7 * 3 end
+    return s
+  end
+end

@@ -44,8 +44,10 @@ if [ ! -x "$weval" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   fetch weval "$WEVAL_VERSION" "$WEVAL_SHA256"
   fetch waffle "$WAFFLE_VERSION" "$WAFFLE_SHA256"
   patch --quiet -p1 -d "$waffle_src" <"$vendor/waffle-tag-section.patch"
-  printf '\n[patch.crates-io]\nwaffle = { path = "../waffle-%s" }\n' "$WAFFLE_VERSION" \
-    >>"$weval_src/Cargo.toml"
+  # Both are their own workspaces (they sit inside Moonbox's target/).
+  printf '\n[workspace]\n\n[patch.crates-io]\nwaffle = { path = "../waffle-%s" }\n' \
+    "$WAFFLE_VERSION" >>"$weval_src/Cargo.toml"
+  printf '\n[workspace]\n' >>"$waffle_src/Cargo.toml"
   cp "$vendor/Cargo.lock" "$weval_src/Cargo.lock"
   cargo build --quiet --release --locked \
     --manifest-path "$weval_src/Cargo.toml" --target-dir "$tool/target"

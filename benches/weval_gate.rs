@@ -28,7 +28,10 @@ fn guests() -> Option<Vec<(&'static str, ScriptEngine)>> {
             );
             return None;
         };
-        guests.push((label, ScriptEngine::with_guest_variant(&config, &bytes).unwrap()));
+        guests.push((
+            label,
+            ScriptEngine::with_guest_variant(&config, &bytes).unwrap(),
+        ));
     }
     Some(guests)
 }
@@ -56,7 +59,10 @@ fn bench(c: &mut Criterion) {
         outputs.push(output);
         sandboxes.push((*label, sandbox));
     }
-    assert!(outputs.iter().all(|o| *o == outputs[0]), "outputs differ: {outputs:?}");
+    assert!(
+        outputs.iter().all(|o| *o == outputs[0]),
+        "outputs differ: {outputs:?}"
+    );
 
     let mut group = c.benchmark_group("weval_gate");
     group.sample_size(10);

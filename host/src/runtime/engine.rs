@@ -153,7 +153,10 @@ impl ScriptEngine {
     /// # Errors
     /// As [`ScriptEngine::with_config`].
     #[doc(hidden)]
-    pub fn with_guest_variant(config: &EngineConfig, component: &[u8]) -> Result<Self, ScriptError> {
+    pub fn with_guest_variant(
+        config: &EngineConfig,
+        component: &[u8],
+    ) -> Result<Self, ScriptError> {
         Self::build(config, Some(component))
     }
 

@@ -51,8 +51,12 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 unsafe extern "C-unwind" fn call(state: *mut lua_State) -> c_int {
     // SAFETY: `call_onto_stack` leaves the result or an error object on top.
     unsafe {
+        crate::profiler::begin();
         match call_onto_stack(state) {
-            Ok(()) => 1,
+            Ok(()) => {
+                crate::profiler::done(state, 0);
+                1
+            }
             Err(Raise) => ffi::lua_error(state),
         }
     }
@@ -112,8 +116,12 @@ unsafe fn list(state: *mut lua_State, n: c_int, out: &mut Vec<u8>) -> Result<(),
 unsafe extern "C-unwind" fn emit(state: *mut lua_State) -> c_int {
     // SAFETY: as in `call`.
     unsafe {
+        crate::profiler::begin();
         match emit_from_stack(state) {
-            Ok(()) => 0,
+            Ok(()) => {
+                crate::profiler::done(state, 0);
+                0
+            }
             Err(Raise) => ffi::lua_error(state),
         }
     }

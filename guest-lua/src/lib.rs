@@ -14,6 +14,7 @@ mod engine_api;
 mod environment;
 mod errors;
 mod limits;
+mod profiler;
 mod snapshot;
 mod tasks;
 mod value;
@@ -219,6 +220,21 @@ impl GuestSandbox for LuaSandbox {
             return 1;
         }
         snapshot::restore(pages)
+    }
+
+    fn profile(&self, period: u32) {
+        // SAFETY: called from the host, so the state `exec_raw` hands over
+        // is the main thread; `set` neither allocates Lua memory nor raises.
+        let set = unsafe {
+            self.lua
+                .exec_raw::<()>((), |state| profiler::set(state, period))
+        };
+        if let Err(e) = set {
+            crate::moonbox::sandbox::console::write(
+                crate::moonbox::sandbox::console::Channel::Warn,
+                &format!("could not start the profiler: {e}"),
+            );
+        }
     }
 }
 

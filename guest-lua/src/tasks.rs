@@ -36,6 +36,7 @@ fn spawn(lua: &Lua, (function, args): (Function, MultiValue)) -> mlua::Result<()
     thread.set_hook(
         HookTriggers::new().every_nth_instruction(CHECK_EVERY),
         |lua, _| {
+            crate::profiler::counted(lua, CHECK_EVERY);
             let reserve = lua.app_data_ref::<Reserve>().map_or(0, |r| r.0);
             if meter::fuel_left() >= reserve {
                 return Ok(VmState::Continue);

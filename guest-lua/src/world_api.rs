@@ -7,6 +7,7 @@
 use mlua::{Function, Lua, Table, Value, ffi};
 
 use crate::moonbox::sandbox::ecs::{self as world, WorldError};
+use crate::profiler;
 use crate::{value, world_calls, world_query};
 
 /// Installs the `world` global.
@@ -53,19 +54,26 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
 }
 
 fn remove(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<bool> {
+    profiler::begin();
     let component = name(lua, "remove", &component)?;
-    world::remove(entity_bits(entity), &world::Component::Name(component))
-        .map_err(|e| failed(lua, "remove", e))
+    let removed = world::remove(entity_bits(entity), &world::Component::Name(component))
+        .map_err(|e| failed(lua, "remove", e))?;
+    profiler::done_lua(lua);
+    Ok(removed)
 }
 
 fn has(lua: &Lua, (_, entity, component): (Value, i64, mlua::LuaString)) -> mlua::Result<bool> {
+    profiler::begin();
     let component = name(lua, "has", &component)?;
-    world::has(entity_bits(entity), &world::Component::Name(component))
-        .map_err(|e| failed(lua, "has", e))
+    let has = world::has(entity_bits(entity), &world::Component::Name(component))
+        .map_err(|e| failed(lua, "has", e))?;
+    profiler::done_lua(lua);
+    Ok(has)
 }
 
 /// `world:spawn{Position = {x = 1, y = 2}}` returns the new entity.
 fn spawn(lua: &Lua, (_, components): (Value, Option<Table>)) -> mlua::Result<i64> {
+    profiler::begin();
     let mut encoded = Vec::new();
     if let Some(components) = components {
         for pair in components.pairs::<Value, Value>() {
@@ -83,13 +91,18 @@ fn spawn(lua: &Lua, (_, components): (Value, Option<Table>)) -> mlua::Result<i64
     }
     // Sorted by name so the host sees the same request whatever the table's order.
     encoded.sort_by(|a, b| a.0.cmp(&b.0));
-    world::spawn(&encoded)
+    let entity = world::spawn(&encoded)
         .map(entity_to_lua)
-        .map_err(|e| failed(lua, "spawn", e))
+        .map_err(|e| failed(lua, "spawn", e))?;
+    profiler::done_lua(lua);
+    Ok(entity)
 }
 
 fn despawn(lua: &Lua, (_, entity): (Value, i64)) -> mlua::Result<()> {
-    world::despawn(entity_bits(entity)).map_err(|e| failed(lua, "despawn", e))
+    profiler::begin();
+    world::despawn(entity_bits(entity)).map_err(|e| failed(lua, "despawn", e))?;
+    profiler::done_lua(lua);
+    Ok(())
 }
 
 fn encoded_value(lua: &Lua, call: &str, component: &str, data: &Value) -> mlua::Result<Vec<u8>> {

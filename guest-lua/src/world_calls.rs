@@ -25,8 +25,12 @@ pub unsafe extern "C-unwind" fn get(state: *mut lua_State) -> c_int {
     // SAFETY: `state` is the calling Lua state; `get_onto_stack` leaves
     // either the result or an error object on top of the stack.
     unsafe {
+        crate::profiler::begin();
         match get_onto_stack(state) {
-            Ok(()) => 1,
+            Ok(()) => {
+                crate::profiler::done(state, 0);
+                1
+            }
             Err(Raise) => ffi::lua_error(state),
         }
     }
@@ -39,8 +43,12 @@ pub unsafe extern "C-unwind" fn get(state: *mut lua_State) -> c_int {
 pub unsafe extern "C-unwind" fn set(state: *mut lua_State) -> c_int {
     // SAFETY: as in `get`.
     unsafe {
+        crate::profiler::begin();
         match set_from_stack(state) {
-            Ok(()) => 0,
+            Ok(()) => {
+                crate::profiler::done(state, 0);
+                0
+            }
             Err(Raise) => ffi::lua_error(state),
         }
     }

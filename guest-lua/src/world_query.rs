@@ -127,8 +127,12 @@ struct Spec {
 pub unsafe extern "C-unwind" fn query(state: *mut lua_State) -> c_int {
     // SAFETY: `start` leaves either the results or an error object on top.
     unsafe {
+        crate::profiler::begin();
         match start(state) {
-            Ok(results) => results,
+            Ok(results) => {
+                crate::profiler::done(state, 0);
+                results
+            }
             Err(Raise) => ffi::lua_error(state),
         }
     }
@@ -356,10 +360,14 @@ unsafe extern "C-unwind" fn step(state: *mut lua_State) -> c_int {
         (*cursor).busy = true;
         ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
         let holder = ffi::lua_gettop(state);
+        crate::profiler::begin();
         let stepped = advance(state, cursor, holder);
         (*cursor).busy = false;
         match stepped {
-            Ok(results) => results,
+            Ok(results) => {
+                crate::profiler::done(state, 0);
+                results
+            }
             Err(Raise) => ffi::lua_error(state),
         }
     }

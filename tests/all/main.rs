@@ -25,6 +25,7 @@ mod mods;
 #[path = "../common/native_lua.rs"]
 mod native_lua;
 mod permissions;
+mod profiler;
 mod registry;
 mod reload;
 mod replay;

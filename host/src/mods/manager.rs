@@ -125,6 +125,11 @@ impl LoadedMod {
     pub fn stats(&self) -> ModStats {
         self.earlier.plus(self.incarnation_stats())
     }
+    /// Where its current incarnation's fuel went, per Lua stack, when the
+    /// engine profiles ([`crate::EngineConfig::profile`]).
+    pub fn profile(&self) -> Option<&crate::Profile> {
+        self.sandbox.profile()
+    }
     /// What its current incarnation used: since its latest load, `reload`
     /// or reloading `enable`.
     pub fn incarnation_stats(&self) -> ModStats {

@@ -52,6 +52,15 @@ pub struct EngineConfig {
     /// (compile at every start). See [`ScriptEngine::cache_outcome`] and
     /// SECURITY.md for what protects an entry.
     pub cache: Option<PathBuf>,
+    /// Profile every sandbox: where its fuel goes, per Lua function
+    /// ([`Sandbox::profile`], [`crate::Profile`]). Default: `false`. A
+    /// profiled sandbox says its Lua stack to the host every
+    /// [`crate::PROFILE_PERIOD`] instructions and pays for it in fuel
+    /// (about 10% more; BENCHMARKS.md), so fuel figures differ from an
+    /// engine that does not profile. Its sandboxes are neither snapshotted
+    /// nor restored ([`crate::SnapshotError::Profiling`]). The profile is
+    /// deterministic: the same inputs give the same profile.
+    pub profile: bool,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +70,7 @@ impl Default for EngineConfig {
             pooling: None,
             wall_clock_backstop: false,
             cache: None,
+            profile: false,
         }
     }
 }
@@ -192,7 +202,12 @@ impl ScriptEngine {
         };
         Ok(Self {
             inner: Arc::new(EngineInner {
-                guest: Arc::new(Guest::new(engine, pre, variant.unwrap_or(GUEST_COMPONENT))),
+                guest: Arc::new(Guest::new(
+                    engine,
+                    pre,
+                    variant.unwrap_or(GUEST_COMPONENT),
+                    config.profile,
+                )),
                 cache,
                 _ticker: ticker,
             }),

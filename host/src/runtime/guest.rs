@@ -25,6 +25,8 @@ pub(crate) struct Guest {
     pub(crate) pre: SandboxPre<StoreState>,
     /// SHA-256 of the guest component's bytes: what a snapshot belongs to.
     pub(crate) digest: [u8; 32],
+    /// Its sandboxes run the fuel profiler ([`crate::EngineConfig::profile`]).
+    pub(crate) profile: bool,
     /// The memory of a fresh sandbox, per config digest: a snapshot stores
     /// only the pages that differ from it.
     baselines: Mutex<Vec<Baseline>>,
@@ -32,11 +34,17 @@ pub(crate) struct Guest {
 
 impl Guest {
     /// `component`: the bytes `pre` was compiled from.
-    pub(crate) fn new(engine: Engine, pre: SandboxPre<StoreState>, component: &[u8]) -> Self {
+    pub(crate) fn new(
+        engine: Engine,
+        pre: SandboxPre<StoreState>,
+        component: &[u8],
+        profile: bool,
+    ) -> Self {
         Self {
             engine,
             pre,
             digest: Sha256::digest(component).into(),
+            profile,
             baselines: Mutex::new(Vec::new()),
         }
     }

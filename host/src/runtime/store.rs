@@ -9,12 +9,13 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{
     GuestChannel,
-    moonbox::sandbox::{console, meter, snapshot},
+    moonbox::sandbox::{console, meter, profiler, snapshot},
 };
 use super::console::{Channel, Console};
 use super::guest::Region;
 use super::limiter::MemoryLimiter;
-use super::meter::{FuelOwed, price};
+use super::meter::{FuelOwed, price, priced};
+use super::profile::Profile;
 use crate::world::Transaction;
 
 /// The data of one sandbox's store.
@@ -40,6 +41,8 @@ pub(crate) struct StoreState {
     pub(crate) tasks_pending: u32,
     /// Memory on its way out of or into the guest, during a snapshot.
     pub(crate) transfer: Transfer,
+    /// Where the fuel went, when the engine profiles.
+    pub(crate) profile: Option<Profile>,
 }
 
 /// Memory moving between the host and the guest for a snapshot.
@@ -75,6 +78,7 @@ impl StoreState {
             fuel_at_host_call: 0,
             tasks_pending: 0,
             transfer: Transfer::Idle,
+            profile: None,
         }
     }
 
@@ -127,11 +131,58 @@ impl meter::Host for StoreState {
 
     fn fuel_left(&mut self) -> Result<u64> {
         self.owed.call(0);
+        Ok(self.fuel_now())
+    }
+}
+
+impl StoreState {
+    /// The fuel the running call has left, the host work it caused so far
+    /// paid (what `meter.fuel-left` reports).
+    fn fuel_now(&self) -> u64 {
         let owed = self
             .owed
             .pending()
             .saturating_add(self.memory.owed.pending());
-        Ok(self.fuel_at_host_call.saturating_sub(owed))
+        self.fuel_at_host_call.saturating_sub(owed)
+    }
+}
+
+/// The profiler's calls are priced by the bytes they copy only: they come
+/// from the engine's choice to profile, not from the script, and each does
+/// bounded work (a stack of at most [`crate::MAX_STACK_DEPTH`] frames).
+impl profiler::Host for StoreState {
+    fn begin(&mut self) -> Result<()> {
+        let fuel = self.fuel_now();
+        if let Some(profile) = &mut self.profile {
+            profile.begin_world_call(fuel);
+        }
+        Ok(())
+    }
+
+    fn sampling(&mut self) -> Result<()> {
+        let fuel = self.fuel_now();
+        if let Some(profile) = &mut self.profile {
+            profile.sampling(fuel);
+        }
+        Ok(())
+    }
+
+    fn frame(&mut self, id: u32, label: String) -> Result<()> {
+        self.owed.add(priced(label.len(), price.byte));
+        if let Some(profile) = &mut self.profile {
+            profile.frame(id, &label);
+        }
+        Ok(())
+    }
+
+    fn sample(&mut self, stack: Vec<u32>) -> Result<()> {
+        let fuel = self.fuel_now();
+        self.owed
+            .add(priced(stack.len().saturating_mul(4), price.byte));
+        if let Some(profile) = &mut self.profile {
+            profile.sample(&stack, fuel);
+        }
+        Ok(())
     }
 }
 

@@ -52,6 +52,11 @@ pub enum SnapshotError {
         /// The sandbox or mod.
         what: String,
     },
+    /// The engine profiles ([`crate::EngineConfig::profile`]): its
+    /// sandboxes carry the profiler's state, so they are neither
+    /// snapshotted nor restored.
+    #[error("a profiling engine neither takes nor restores snapshots")]
+    Profiling,
     /// A mod of the snapshot does not match the mods loaded here.
     #[error("mod '{name}': {message}")]
     Mod {

@@ -99,6 +99,13 @@ pub struct SimArgs {
     #[arg(long, requires_all = ["load", "record"])]
     pub reference_snapshot: bool,
 
+    /// Profile the mods' fuel: write the fuel spent per Lua stack to FILE
+    /// (folded stacks) and a flamegraph to FILE.svg. Profiling costs fuel
+    /// (about 10%), so fuel figures differ from a run without it; it cannot
+    /// be combined with --record, --save or --load.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["record", "save", "load"])]
+    pub profile: Option<PathBuf>,
+
     /// Print one JSON object with the outcome on stdout.
     #[arg(long)]
     pub json: bool,
@@ -124,6 +131,12 @@ pub struct RunArgs {
     /// Seed of math.random and of every random source the script can reach.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
+
+    /// Profile the script's fuel: write the fuel spent per Lua stack to
+    /// FILE (folded stacks) and a flamegraph to FILE.svg. Profiling costs
+    /// fuel (about 10%).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
 
     /// Print one JSON object with the outcome on stdout instead of the script's output.
     #[arg(long)]

@@ -9,12 +9,13 @@ const CACHE_VAR: &str = "MOONBOX_CACHE";
 
 /// An engine that loads the compiled guest from the cache folder
 /// (`MOONBOX_CACHE`, else the platform's cache folder + `moonbox`) unless
-/// `no_cache`. A cache that cannot be used is noted on stderr; the command
-/// runs on with a compiled guest.
-pub fn engine(no_cache: bool) -> Result<ScriptEngine, ScriptError> {
+/// `no_cache`, and profiles its sandboxes if `profile`. A cache that cannot
+/// be used is noted on stderr; the command runs on with a compiled guest.
+pub fn engine(no_cache: bool, profile: bool) -> Result<ScriptEngine, ScriptError> {
     let cache = (!no_cache).then(cache_folder).flatten();
     let engine = ScriptEngine::with_config(&EngineConfig {
         cache,
+        profile,
         ..EngineConfig::default()
     })?;
     let problem = match engine.cache_outcome() {

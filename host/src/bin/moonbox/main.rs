@@ -2,6 +2,7 @@
 
 mod args;
 mod engine;
+mod profile;
 mod replay;
 mod report;
 mod run;

@@ -37,7 +37,7 @@ fn check(args: &ReplayArgs, no_cache: bool) -> Result<ReplayReport> {
         eprintln!("moonbox replay: note: the inputs were edited after recording");
     }
     let registry = Arc::new(demo::registry()?);
-    let engine = crate::engine::engine(no_cache)?;
+    let engine = crate::engine::engine(no_cache, false)?;
     let folder = args.file.parent();
     Ok(run_replay(&engine, &registry, &file, folder)?)
 }

@@ -4,6 +4,7 @@ use moonbox::{Channel, Limits, SandboxConfig, ScriptError};
 
 use crate::args::RunArgs;
 use crate::exit;
+use crate::profile::Profiles;
 use crate::report::{self, Outcome};
 
 /// The command line keeps far more output than an embedded sandbox would.
@@ -34,7 +35,7 @@ pub fn run(args: &RunArgs, no_cache: bool) -> u8 {
         console_max_bytes: CONSOLE_MAX_BYTES,
     };
 
-    let engine = match crate::engine::engine(no_cache) {
+    let engine = match crate::engine::engine(no_cache, args.profile.is_some()) {
         Ok(engine) => engine,
         Err(error) => return report::fatal(&error, args.json),
     };
@@ -59,6 +60,17 @@ pub fn run(args: &RunArgs, no_cache: bool) -> u8 {
     }
     if dropped > 0 {
         eprintln!("moonbox: {dropped} console lines were dropped (console full)");
+    }
+    if let (Some(path), Some(profile)) = (&args.profile, sandbox.profile()) {
+        let profiles = Profiles(vec![(name.as_str(), profile)]);
+        match profiles.write(path, &format!("moonbox run {name}: fuel")) {
+            // The summary goes to stderr: stdout is the script's.
+            Ok(svg) => profiles.print_summary(&mut std::io::stderr().lock(), (path, &svg)),
+            Err(error) => {
+                eprintln!("moonbox: {error:#}");
+                return exit::USAGE;
+            }
+        }
     }
     report::finish(&Outcome {
         result,

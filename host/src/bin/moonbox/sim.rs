@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::args::SimArgs;
 use crate::exit;
+use crate::profile::Profiles;
 
 /// Largest world file read (it is parsed entity by entity).
 const MAX_WORLD_FILE_BYTES: usize = 64 * 1024 * 1024;
@@ -40,6 +41,18 @@ struct Report {
     /// The latest commands, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     commands_tail: Vec<CommandReport>,
+    /// With --profile: the files written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<ProfileFiles>,
+    /// With --profile: the hottest functions, for the text report.
+    #[serde(skip)]
+    profile_summary: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct ProfileFiles {
+    folded: std::path::PathBuf,
+    svg: std::path::PathBuf,
 }
 
 #[derive(Serialize)]
@@ -124,7 +137,7 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
                 .with_context(|| format!("cannot continue from snapshot {}", path.display()))?,
         );
     }
-    let engine = crate::engine::engine(no_cache)?;
+    let engine = crate::engine::engine(no_cache, args.profile.is_some())?;
     let folder = args.load.as_deref().and_then(Path::parent);
     let mut sim =
         Simulation::open(&engine, Arc::clone(&registry), &inputs, folder).with_context(|| {
@@ -178,6 +191,25 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
             .with_context(|| format!("cannot write replay file {}", path.display()))?;
     }
 
+    let mut profile_summary = Vec::new();
+    let profile = match &args.profile {
+        Some(path) => {
+            let profiles = Profiles(
+                sim.manager()
+                    .mods()
+                    .filter_map(|m| Some((m.name(), m.profile()?)))
+                    .collect(),
+            );
+            let svg = profiles.write(path, &format!("moonbox sim: {} ticks, fuel", sim.tick()))?;
+            profiles.print_summary(&mut profile_summary, (path, &svg));
+            Some(ProfileFiles {
+                folded: path.clone(),
+                svg,
+            })
+        }
+        None => None,
+    };
+
     let console = sim.system().console();
     let skip = console.lines().len().saturating_sub(CONSOLE_TAIL);
     Ok(Report {
@@ -206,6 +238,8 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         console_tail: console.lines().skip(skip).map(|l| l.text.clone()).collect(),
         commands,
         commands_tail: commands_tail.into(),
+        profile,
+        profile_summary,
     })
 }
 
@@ -313,4 +347,5 @@ fn print(report: &Report, json: bool) {
             let _ = writeln!(out, "  {}", safe(line));
         }
     }
+    let _ = out.write_all(&report.profile_summary);
 }

@@ -13,6 +13,7 @@ use super::console::{self, Console};
 use super::engine::EPOCH_TICK;
 use super::guest::Guest;
 use super::limiter::MemoryLimiter;
+use super::profile::{PROFILE_PERIOD, Profile};
 use super::store::StoreState;
 use super::{meter, trap, wasi};
 
@@ -125,18 +126,24 @@ impl Sandbox {
             Ok((world, lua))
         });
         match created {
-            Ok((world, Ok(lua))) => Ok(Self {
-                state: State::Live {
-                    store,
-                    world: Box::new(world),
-                    lua,
-                },
-                guest: Arc::clone(guest),
-                config: config.clone(),
-                limits: limits.clone(),
-                fuel_used: 0,
-                last_fuel_used: 0,
-            }),
+            Ok((world, Ok(lua))) => {
+                let mut sandbox = Self {
+                    state: State::Live {
+                        store,
+                        world: Box::new(world),
+                        lua,
+                    },
+                    guest: Arc::clone(guest),
+                    config: config.clone(),
+                    limits: limits.clone(),
+                    fuel_used: 0,
+                    last_fuel_used: 0,
+                };
+                if guest.profile {
+                    sandbox.start_profiler()?;
+                }
+                Ok(sandbox)
+            }
             Ok((_, Err(message))) => Err(ScriptError::Host {
                 message: format!("the guest could not create a Lua state: {message}"),
             }),
@@ -168,7 +175,7 @@ impl Sandbox {
     /// # }
     /// ```
     pub fn run(&mut self, name: &str, source: &[u8]) -> Result<(), ScriptError> {
-        let outcome = self.enter(|world, store, lua| {
+        let outcome = self.enter(name, |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
@@ -270,7 +277,7 @@ impl Sandbox {
         function: &str,
         args: &[u8],
     ) -> Result<Option<Vec<u8>>, ScriptError> {
-        let outcome = self.enter(|world, store, lua| {
+        let outcome = self.enter(function, |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
@@ -287,7 +294,7 @@ impl Sandbox {
     /// # Errors
     /// As [`Sandbox::call`].
     pub(crate) fn deliver(&mut self, events: &[u8]) -> Result<bool, ScriptError> {
-        let outcome = self.enter(|world, store, lua| {
+        let outcome = self.enter("on_event", |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
@@ -304,7 +311,7 @@ impl Sandbox {
     /// # Errors
     /// As [`Sandbox::call`]: a task's error, or a limit.
     pub(crate) fn run_tasks(&mut self, reserve: u64, max_slices: u32) -> Result<u32, ScriptError> {
-        let outcome = self.enter(|world, store, lua| {
+        let outcome = self.enter("[tasks]", |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
@@ -319,7 +326,7 @@ impl Sandbox {
     }
 
     fn call_encoded(&mut self, function: &str, args: &[u8]) -> Result<bool, ScriptError> {
-        let outcome = self.enter(|world, store, lua| {
+        let outcome = self.enter(function, |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
@@ -340,7 +347,7 @@ impl Sandbox {
         chunk_name: &str,
         source: &[u8],
     ) -> Result<(), ScriptError> {
-        self.enter(|world, store, lua| {
+        self.enter("[define module]", |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
@@ -371,11 +378,32 @@ impl Sandbox {
         if matches!(self.state, State::Discarded { .. }) {
             return Ok(0);
         }
-        self.enter(|world, store, lua| {
+        self.enter("[memory used]", |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
                 .call_memory_used(store, lua)
+        })
+    }
+
+    /// Where this sandbox's fuel went, per Lua stack, when its engine
+    /// profiles ([`crate::EngineConfig::profile`]); also after a trap
+    /// discarded it. Its [`Profile::total`] is [`Sandbox::fuel_used`].
+    pub fn profile(&self) -> Option<&Profile> {
+        self.state_data().profile.as_ref()
+    }
+
+    /// Starts the guest's profiler and the host's record of it.
+    fn start_profiler(&mut self) -> Result<(), ScriptError> {
+        self.state_data_mut()
+            .profile
+            .get_or_insert_with(Profile::default)
+            .restart();
+        self.enter_metered(None, |world, store, lua| {
+            world
+                .moonbox_sandbox_runtime()
+                .sandbox()
+                .call_profile(store, lua, PROFILE_PERIOD)
         })
     }
 
@@ -435,17 +463,19 @@ impl Sandbox {
     /// and discarding the instance if it traps.
     fn enter<R>(
         &mut self,
+        entry: &str,
         call: impl FnOnce(&SandboxWorld, &mut Store<StoreState>, ResourceAny) -> wasmtime::Result<R>,
     ) -> Result<R, ScriptError> {
-        self.enter_metered(true, call)
+        self.enter_metered(Some(entry), call)
     }
 
-    /// As [`Sandbox::enter`]; an unmetered call (saving and restoring) is
-    /// not counted in the fuel statistics, so that taking a snapshot
-    /// changes nothing a script or an engine can see.
+    /// As [`Sandbox::enter`] when `entry` (what the profile calls the
+    /// call) is given; an unmetered call (saving, restoring, starting the
+    /// profiler) is not counted in the fuel statistics, so that taking a
+    /// snapshot changes nothing a script or an engine can see.
     fn enter_metered<R>(
         &mut self,
-        metered: bool,
+        entry: Option<&str>,
         call: impl FnOnce(&SandboxWorld, &mut Store<StoreState>, ResourceAny) -> wasmtime::Result<R>,
     ) -> Result<R, ScriptError> {
         let (store, world, lua) = match &mut self.state {
@@ -454,17 +484,22 @@ impl Sandbox {
                 return Err(ScriptError::SandboxPoisoned { cause: *cause });
             }
         };
-        let fuel = if metered {
-            self.limits.fuel
-        } else {
-            snapshot::FUEL
+        let fuel = match entry {
+            Some(_) => self.limits.fuel,
+            None => snapshot::FUEL,
         };
         arm(store, fuel, &self.limits)?;
+        if let (Some(entry), Some(profile)) = (entry, &mut store.data_mut().profile) {
+            profile.begin(entry, fuel);
+        }
         let result = call(world, store, lua);
-        if metered {
+        if entry.is_some() {
             let left = store.get_fuel().unwrap_or(0);
             self.last_fuel_used = self.limits.fuel.saturating_sub(left);
             self.fuel_used = self.fuel_used.saturating_add(self.last_fuel_used);
+            if let Some(profile) = &mut store.data_mut().profile {
+                profile.end(left);
+            }
         }
         match result {
             Ok(value) => Ok(value),

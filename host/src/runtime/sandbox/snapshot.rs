@@ -162,8 +162,12 @@ impl Sandbox {
     /// sandbox. See [`crate::ScriptEngine::restore_sandbox`].
     ///
     /// # Errors
-    /// [`SnapshotError::Script`] if the guest cannot be read (a bug).
+    /// [`SnapshotError::Script`] if the guest cannot be read (a bug);
+    /// [`SnapshotError::Profiling`] if the engine profiles.
     pub fn snapshot(&mut self) -> Result<SandboxSnapshot, SnapshotError> {
+        if self.guest.profile {
+            return Err(SnapshotError::Profiling);
+        }
         let memory = match &self.state {
             State::Discarded { cause, .. } => Memory::Discarded(*cause),
             State::Live { .. } => {
@@ -295,7 +299,7 @@ impl Sandbox {
         bytes: Vec<u8>,
     ) -> Result<(), SnapshotError> {
         self.state_data_mut().transfer = Transfer::Restoring { runs, bytes };
-        let written = self.enter_metered(false, |world, store, lua| {
+        let written = self.enter_metered(None, |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
@@ -342,7 +346,7 @@ impl Sandbox {
     /// The guest's memory outside its stack, and its state's address.
     fn save(&mut self) -> Result<(u32, Vec<Region>), SnapshotError> {
         self.state_data_mut().transfer = Transfer::Saving(Vec::new());
-        let state = self.enter_metered(false, |world, store, lua| {
+        let state = self.enter_metered(None, |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()
                 .sandbox()
@@ -370,6 +374,9 @@ fn check(
     config: &SandboxConfig,
     snapshot: &SandboxSnapshot,
 ) -> Result<(), SnapshotError> {
+    if guest.profile {
+        return Err(SnapshotError::Profiling);
+    }
     if snapshot.guest != guest.digest {
         return Err(SnapshotError::OtherGuest {
             expected: short_hex(&guest.digest),

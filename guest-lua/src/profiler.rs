@@ -16,6 +16,7 @@
 //! remembered functions, stacks of at most [`MAX_DEPTH`] frames.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::collections::BTreeMap;
 use std::ffi::{CStr, c_char, c_int};
 
@@ -35,6 +36,10 @@ const MAX_LABEL: usize = 160;
 const OTHER: u32 = MAX_FRAMES;
 /// The id standing for the outer frames of a stack deeper than [`MAX_DEPTH`].
 const DEEPER: u32 = MAX_FRAMES + 1;
+
+/// Whether the profiler runs: one load for each world call to check while
+/// it does not (the state below is behind a `RefCell`).
+static RUNNING: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// The running profiler. A guest instance holds one Lua state, so this
@@ -83,6 +88,7 @@ impl Profiler {
 pub unsafe fn set(state: *mut lua_State, period: u32) {
     // SAFETY: setting a hook neither allocates nor raises.
     unsafe {
+        RUNNING.store(period != 0, Ordering::Relaxed);
         if period == 0 {
             PROFILER.set(None);
             ffi::lua_sethook(state, None, 0, 0);
@@ -118,6 +124,9 @@ unsafe extern "C-unwind" fn hook(state: *mut lua_State, _: *mut lua_Debug) {
 /// For a task's own count hook, which fires every `instructions`: samples
 /// once a period's worth has run.
 pub fn counted(lua: &mlua::Lua, instructions: u32) {
+    if !RUNNING.load(Ordering::Relaxed) {
+        return;
+    }
     let due = PROFILER.with_borrow_mut(|profiler| match profiler {
         Some(p) => {
             p.counted = p.counted.saturating_add(instructions);
@@ -138,7 +147,7 @@ pub fn counted(lua: &mlua::Lua, instructions: u32) {
 
 /// A world call (a C function of the `world` or `engine` API) starts.
 pub fn begin() {
-    if PROFILER.with_borrow(Option::is_some) {
+    if RUNNING.load(Ordering::Relaxed) {
         profiler::begin();
     }
 }
@@ -150,7 +159,7 @@ pub fn begin() {
 /// # Safety
 /// `state` is the running Lua thread.
 pub unsafe fn done(state: *mut lua_State, level: c_int) {
-    if PROFILER.with_borrow(Option::is_some) {
+    if RUNNING.load(Ordering::Relaxed) {
         // SAFETY: as the caller promises.
         unsafe { sample(state, level) };
     }
@@ -158,7 +167,7 @@ pub unsafe fn done(state: *mut lua_State, level: c_int) {
 
 /// As [`done`], from an mlua callback.
 pub fn done_lua(lua: &mlua::Lua) {
-    if PROFILER.with_borrow(Option::is_none) {
+    if !RUNNING.load(Ordering::Relaxed) {
         return;
     }
     // SAFETY: the protected call's state is the callback's thread; level 0

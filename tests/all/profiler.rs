@@ -240,7 +240,7 @@ fn moonbox(dir: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn the_demo_profile_is_byte_identical_across_processes_and_names_the_hottest_function() {
     let profile_in = |dir: &Path| {
-        let out = moonbox(dir, &["sim", "--ticks", "30", "--profile", "demo.folded"]);
+        let out = moonbox(dir, &["sim", "--profile", "demo.folded"]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -257,6 +257,16 @@ fn the_demo_profile_is_byte_identical_across_processes_and_names_the_hottest_fun
     let (_, folded_again, svg_again) = profile_in(b.path());
     assert!(folded == folded_again, "the folded profiles differ");
     assert!(svg == svg_again, "the flamegraphs differ");
+    // And they are the ones docs/profiling.md and the README show.
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/profile");
+    assert!(
+        folded == std::fs::read(docs.join("demo.folded")).unwrap(),
+        "docs/profile/demo.folded is stale: moonbox sim --profile docs/profile/demo.folded"
+    );
+    assert!(
+        svg == std::fs::read(docs.join("demo.folded.svg")).unwrap(),
+        "docs/profile/demo.folded.svg is stale: moonbox sim --profile docs/profile/demo.folded"
+    );
 
     let folded = String::from_utf8(folded).unwrap();
     for name in ["hostile", "medic", "movement", "spawner"] {

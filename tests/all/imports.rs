@@ -31,6 +31,10 @@ const ALLOWED: &[(&str, &str)] = &[
         "charges fuel for unwinding (Lua errors)",
     ),
     (
+        "moonbox:sandbox/profiler@0.1.0",
+        "Lua stacks for the fuel profiler; ignored unless the engine profiles, bounded per call",
+    ),
+    (
         "moonbox:sandbox/snapshot@0.1.0",
         "moves the instance's own memory in and out for snapshots; reached only by the save and restore exports, never by Lua",
     ),

@@ -89,10 +89,14 @@ pub use system::{
 pub use world::file::{MAX_WORLD_ENTITIES, WorldFileError, world_from_json, world_to_json};
 pub use world::hash::world_hash;
 pub use world::holdings::HELD_ENTITY_BYTES;
+pub use world::lua_types::lua_annotations;
 pub use world::permissions::{
     ANY_NAME, ComponentAccess, Denied, EntityFacts, EntityScope, Operation, Permissions,
 };
 pub use world::registry::{ComponentRegistry, DEFAULT_MAX_VALUE_BYTES, RegistryError};
+pub use world::shape::{
+    MAX_DECLARED_COMPONENTS, MAX_SHAPE_DEPTH, Shape, ShapeError, parse_components,
+};
 pub use world::transaction::{
     MAX_COMPONENT_NAME_LEN, MAX_OPEN_QUERIES, MAX_PAGE_BYTES, MAX_QUERY_COMPONENTS, ViolationPolicy,
 };

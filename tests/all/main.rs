@@ -9,6 +9,7 @@ mod arena_example;
 mod cache;
 mod cli;
 mod console;
+mod declared;
 mod determinism;
 mod engine;
 mod engine_api;

@@ -35,6 +35,11 @@ pub struct Inputs {
     /// `world` then is the world the snapshotted run began with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<StartSnapshot>,
+    /// The components file the run declared its components with
+    /// ([`crate::ComponentRegistry::declared`]); none for the engine's
+    /// registry (for `moonbox`, the demo's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<String>,
 }
 
 /// A world as world-file JSON text, kept unparsed: a large world is never

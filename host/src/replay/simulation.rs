@@ -375,6 +375,7 @@ impl Inputs {
             mods,
             events: Vec::new(),
             start: None,
+            components: None,
         })
     }
 }

@@ -8,8 +8,10 @@ pub(crate) mod file;
 mod finite;
 pub(crate) mod hash;
 pub(crate) mod holdings;
+pub(crate) mod lua_types;
 pub(crate) mod permissions;
 pub(crate) mod registry;
+pub(crate) mod shape;
 pub(crate) mod transaction;
 
 pub(crate) use decode_error::{describe_at, empty_lists_as_maps, from_msgpack};

@@ -14,10 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use hecs::{Entity, EntityBuilder, World};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::finite;
+use super::shape::{MAX_DECLARED_COMPONENTS, Shape, ShapeError, parse_components};
 
 /// Largest MessagePack value a mod may write into a component, unless the
 /// component's own cap says otherwise
@@ -53,6 +54,14 @@ pub enum RegistryError {
     NoSuchEntity {
         /// The entity's bits (see `hecs::Entity::to_bits`).
         entity: u64,
+    },
+    /// A component could not be declared ([`ComponentRegistry::declare`]).
+    #[error("cannot declare component '{name}': {reason}")]
+    Declaration {
+        /// The component.
+        name: String,
+        /// Why not.
+        reason: String,
     },
     /// The component's own conversion code panicked; nothing was written.
     #[error("converting component '{component}' panicked")]
@@ -263,6 +272,125 @@ where
     }
 }
 
+/// A declared component's value: its checked MessagePack encoding. `N`
+/// makes each declared component a hecs component type of its own.
+struct Declared<const N: usize>(Vec<u8>);
+
+impl<const N: usize> Decoded for Declared<N> {
+    fn put(self: Box<Self>, world: &mut World, entity: Entity) -> Previous {
+        if let Ok(mut slot) = world.get::<&mut Declared<N>>(entity) {
+            let old = std::mem::replace(&mut slot.0, self.0);
+            return Previous::Value(Box::new(Declared::<N>(old)));
+        }
+        let _ = world.insert_one(entity, *self);
+        Previous::Absent(|world, entity| {
+            let _ = world.remove_one::<Declared<N>>(entity);
+        })
+    }
+
+    fn write(self: Box<Self>, world: &mut World, entity: Entity, sent: usize) -> Written {
+        let new = self.stored_len(sent);
+        let previous = self.put(world, entity);
+        let old = previous.stored_len();
+        Written { previous, old, new }
+    }
+
+    fn add_to(self: Box<Self>, builder: &mut EntityBuilder) {
+        builder.add(*self);
+    }
+
+    fn stored_len(&self, _sent: usize) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+/// A declared component in slot `N`, with its shape.
+struct DeclaredType<const N: usize>(Shape);
+
+/// Deepest MessagePack value read for a declared component.
+const MAX_DECLARED_VALUE_DEPTH: usize = 64;
+
+impl<const N: usize> ComponentType for DeclaredType<N> {
+    fn type_name(&self) -> &'static str {
+        "declared component"
+    }
+
+    fn encode(
+        &self,
+        _name: &str,
+        world: &World,
+        entity: Entity,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, RegistryError> {
+        let Ok(value) = world.get::<&Declared<N>>(entity) else {
+            return Ok(false);
+        };
+        out.extend_from_slice(&value.0);
+        Ok(true)
+    }
+
+    /// Declared components are always strict: `allow_unknown_fields` is
+    /// for Rust types whose serde impl drops fields.
+    fn decode(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        _strict: bool,
+    ) -> Result<Box<dyn Decoded>, RegistryError> {
+        let mut rest = bytes;
+        let mut deserializer = rmp_serde::Deserializer::new(&mut rest);
+        deserializer.set_max_depth(MAX_DECLARED_VALUE_DEPTH);
+        let value =
+            serde_json::Value::deserialize(&mut deserializer).map_err(|e| invalid(name, &e))?;
+        if !rest.is_empty() {
+            return Err(invalid(
+                name,
+                &format_args!("{} unexpected bytes after the value", rest.len()),
+            ));
+        }
+        let value = self.0.check(value).map_err(|e| invalid(name, &e))?;
+        let bytes = rmp_serde::to_vec_named(&value).map_err(|e| invalid(name, &e))?;
+        Ok(Box::new(Declared::<N>(bytes)))
+    }
+
+    fn has(&self, world: &World, entity: Entity) -> bool {
+        world.satisfies::<&Declared<N>>(entity)
+    }
+
+    fn take(&self, world: &mut World, entity: Entity) -> Option<Box<dyn Decoded>> {
+        let old = world.remove_one::<Declared<N>>(entity).ok()?;
+        Some(Box::new(old))
+    }
+
+    fn entities(&self, world: &World) -> Vec<Entity> {
+        world
+            .query::<Entity>()
+            .with::<&Declared<N>>()
+            .iter()
+            .collect()
+    }
+}
+
+/// The component type of declared slot `slot`; none past
+/// [`MAX_DECLARED_COMPONENTS`].
+fn declared_type(slot: usize, shape: Shape) -> Option<Box<dyn ComponentType>> {
+    macro_rules! slots {
+        ($($n:literal)*) => {
+            match slot {
+                $($n => Some(Box::new(DeclaredType::<$n>(shape)) as Box<dyn ComponentType>),)*
+                _ => None,
+            }
+        };
+    }
+    slots!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+           32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63)
+}
+
+const _: () = assert!(
+    MAX_DECLARED_COMPONENTS == 64,
+    "one slot per declared component"
+);
+
 /// The component types scripts may see, by name.
 ///
 /// Register a type in one line; it needs `serde`'s `Serialize` and
@@ -300,6 +428,10 @@ pub struct ComponentRegistry {
     /// Names in registration order: a component's id is its index here.
     by_id: Vec<String>,
     ids: BTreeMap<String, u32>,
+    /// Each component's shape: traced for a Rust type, given when declared.
+    shapes: BTreeMap<String, Shape>,
+    /// Components declared without a Rust type.
+    declared: usize,
 }
 
 impl std::fmt::Debug for ComponentRegistry {
@@ -337,12 +469,83 @@ impl ComponentRegistry {
             name.to_owned(),
             Box::new(Typed::<T>(std::marker::PhantomData)),
         );
+        self.shapes.insert(name.to_owned(), Shape::of::<T>());
+        self.add_id(name);
+        Ok(self)
+    }
+
+    /// Declares component `name` with no Rust type: its values are checked
+    /// against `shape` exactly as a Rust type's are by serde, and kept in
+    /// the world as their MessagePack encoding. For tools that work on a
+    /// world described at run time (`moonbox sim --components`); an engine
+    /// registers its Rust types. At most [`MAX_DECLARED_COMPONENTS`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut registry = moonbox::ComponentRegistry::new();
+    /// for (name, shape) in moonbox::parse_components("[Mana]\nlevel = \"integer\"")? {
+    ///     registry.declare(&name, shape)?;
+    /// }
+    /// let mut world = hecs::World::new();
+    /// let e = world.spawn(());
+    /// registry.set(&mut world, e, "Mana", &serde_json::json!({"level": 3}))?;
+    /// assert!(registry.set(&mut world, e, "Mana", &serde_json::json!({"level": 0.5})).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`RegistryError::DuplicateName`] if `name` is taken,
+    /// [`RegistryError::Declaration`] past the limit.
+    pub fn declare(&mut self, name: &str, shape: Shape) -> Result<&mut Self, RegistryError> {
+        if self.components.contains_key(name) {
+            return Err(RegistryError::DuplicateName {
+                name: name.to_owned(),
+            });
+        }
+        let Some(component) = declared_type(self.declared, shape.clone()) else {
+            return Err(RegistryError::Declaration {
+                name: name.to_owned(),
+                reason: format!("at most {MAX_DECLARED_COMPONENTS} components can be declared"),
+            });
+        };
+        self.declared += 1;
+        self.components.insert(name.to_owned(), component);
+        self.shapes.insert(name.to_owned(), shape);
+        self.add_id(name);
+        Ok(self)
+    }
+
+    /// A registry of the components a components file declares (see
+    /// [`crate::parse_components`] for the format).
+    ///
+    /// # Errors
+    /// [`ShapeError`] naming the component and field.
+    pub fn declared(text: &str) -> Result<Self, ShapeError> {
+        let mut registry = Self::new();
+        for (name, shape) in parse_components(text)? {
+            registry
+                .declare(&name, shape)
+                .map_err(|e| ShapeError::Declaration {
+                    path: name.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(registry)
+    }
+
+    /// The shape of component `name`'s values: traced from its Rust type,
+    /// or as declared.
+    pub fn shape(&self, name: &str) -> Option<&Shape> {
+        self.shapes.get(name)
+    }
+
+    fn add_id(&mut self, name: &str) {
         // Past 2^32 components (never in practice) scripts use the name.
         if let Ok(id) = u32::try_from(self.by_id.len()) {
             self.by_id.push(name.to_owned());
             self.ids.insert(name.to_owned(), id);
         }
-        Ok(self)
     }
 
     /// Sets the largest value, in MessagePack bytes, a mod may write into

@@ -36,11 +36,29 @@ pub enum Command {
     /// Exit codes: 0 the run completed (mods may have been disabled), 2 bad
     /// usage, unreadable or invalid world file or policy.
     Sim(SimArgs),
+    /// Write editor annotations for mods (Lua language server, `---@meta`):
+    /// the components with their fields, the world API, the handlers.
+    ///
+    /// Exit codes: 0 written, 2 unreadable or invalid components file, or
+    /// an output that cannot be written.
+    Types(TypesArgs),
     /// Re-run a recording made with `sim --record` and compare every tick.
     ///
     /// Exit codes: 0 identical, 5 diverged (the first diverging tick is
     /// named), 2 unreadable, corrupted or newer-version file.
     Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TypesArgs {
+    /// Annotate the components this file declares (see --components of
+    /// `sim`) instead of the built-in demo's.
+    #[arg(long, value_name = "FILE")]
+    pub components: Option<PathBuf>,
+
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +92,12 @@ pub struct SimArgs {
     /// Simulated seconds per tick.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0 / 60.0)]
     pub dt: f64,
+
+    /// Declare the world's components in a TOML file (fields with types,
+    /// docs/mods.md#declared-components) instead of using the demo's; needs
+    /// --world. Recorded in --record's file.
+    #[arg(long, value_name = "FILE", requires = "world")]
+    pub components: Option<PathBuf>,
 
     /// Events to inject: a JSON list of {"tick": N, "name": "...", "data": ...}.
     #[arg(long, value_name = "FILE")]

@@ -8,6 +8,7 @@ mod report;
 mod run;
 mod sim;
 mod size;
+mod types;
 
 use std::process::ExitCode;
 
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run::run(&args, cli.no_cache),
         Command::Sim(args) => sim::sim(&args, cli.no_cache),
+        Command::Types(args) => types::types(&args),
         Command::Replay(args) => replay::replay(&args, cli.no_cache),
     };
     ExitCode::from(code)

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use moonbox::demo;
 use moonbox::{ReplayFile, ReplayReport, replay as run_replay};
 
 use crate::args::ReplayArgs;
@@ -36,7 +35,10 @@ fn check(args: &ReplayArgs, no_cache: bool) -> Result<ReplayReport> {
     if file.inputs_edited() {
         eprintln!("moonbox replay: note: the inputs were edited after recording");
     }
-    let registry = Arc::new(demo::registry()?);
+    let registry = Arc::new(crate::types::registry(
+        file.inputs.components.as_deref(),
+        None,
+    )?);
     let engine = crate::engine::engine(no_cache, false)?;
     let folder = args.file.parent();
     Ok(run_replay(&engine, &registry, &file, folder)?)

@@ -91,7 +91,18 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
     if !args.dt.is_finite() || args.dt < 0.0 {
         anyhow::bail!("--dt must be a finite number of seconds >= 0");
     }
-    let registry = Arc::new(demo::registry()?);
+    let components = match &args.components {
+        Some(path) => Some(crate::read_text(
+            path,
+            crate::types::MAX_COMPONENTS_FILE_BYTES,
+            "components file",
+        )?),
+        None => None,
+    };
+    let registry = Arc::new(crate::types::registry(
+        components.as_deref(),
+        args.components.as_deref(),
+    )?);
     let world = match &args.world {
         Some(path) => {
             let text = crate::read_text(path, MAX_WORLD_FILE_BYTES, "world file")?;
@@ -122,6 +133,7 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         sources
     };
     let mut inputs = Inputs::new(&registry, &world, &sources, args.seed, args.ticks, args.dt)?;
+    inputs.components = components;
     if let Some(path) = &args.events {
         let text = crate::read_text(path, MAX_EVENTS_FILE_BYTES, "events file")?;
         inputs.events = serde_json::from_str(&text).with_context(|| {

@@ -405,7 +405,7 @@ mod tests {
         );
         assert_eq!(
             shape.check(json!({"items": []})).unwrap_err(),
-            "missing field 'slots'"
+            "missing field 'limits'"
         );
     }
 

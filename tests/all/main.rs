@@ -30,6 +30,7 @@ mod profiler;
 mod registry;
 mod reload;
 mod replay;
+mod report;
 mod security;
 mod semantics;
 mod sim_snapshots;

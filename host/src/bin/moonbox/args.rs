@@ -123,6 +123,12 @@ pub struct SimArgs {
     #[arg(long, requires_all = ["load", "record"])]
     pub reference_snapshot: bool,
 
+    /// Write a self-contained HTML report of the run to FILE: fuel, memory
+    /// and entities per tick as charts, the ticks where mods were disabled
+    /// and why, the console's end, and the world's positions at the end.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
     /// Profile the mods' fuel: write the fuel spent per Lua stack to FILE
     /// (folded stacks) and a flamegraph to FILE.svg. Profiling costs fuel
     /// (about 10%), so fuel figures differ from a run without it; it cannot

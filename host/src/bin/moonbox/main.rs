@@ -2,6 +2,7 @@
 
 mod args;
 mod engine;
+mod html_report;
 mod profile;
 mod replay;
 mod report;

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::args::SimArgs;
 use crate::exit;
+use crate::html_report::RunReport;
 use crate::profile::Profiles;
 
 /// Largest world file read (it is parsed entity by entity).
@@ -170,6 +171,7 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
     if let Some(file) = &mut recording {
         file.ticks.push(sim.start()?);
     }
+    let mut run_report = args.report.as_ref().map(|_| RunReport::default());
     let progress = progress_bar(args);
     let mut commands = BTreeMap::new();
     let mut commands_tail = VecDeque::with_capacity(COMMANDS_TAIL);
@@ -186,6 +188,13 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
                 name: command.name().to_owned(),
                 data: command.data_json(),
             });
+        }
+        if let Some(report) = &mut run_report {
+            let memory = sim
+                .manager()
+                .mods()
+                .map(|m| (m.name().to_owned(), m.stats().memory_peak));
+            report.tick(record.tick, &record, memory, sim.world().len());
         }
         if let Some(file) = &mut recording {
             file.ticks.push(record);
@@ -222,6 +231,10 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         None => None,
     };
 
+    if let (Some(path), Some(report)) = (&args.report, &run_report) {
+        write_report(path, report, &sim, &registry)?;
+    }
+
     let console = sim.system().console();
     let skip = console.lines().len().saturating_sub(CONSOLE_TAIL);
     Ok(Report {
@@ -253,6 +266,55 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         profile,
         profile_summary,
     })
+}
+
+/// Writes the HTML report of the finished run `sim`.
+fn write_report(
+    path: &Path,
+    report: &RunReport,
+    sim: &Simulation,
+    registry: &moonbox::ComponentRegistry,
+) -> Result<()> {
+    let summary: Vec<[String; 4]> = sim
+        .manager()
+        .mods()
+        .map(|m| {
+            let reason = match m.status() {
+                moonbox::ModStatus::Disabled { reason } => reason.clone(),
+                moonbox::ModStatus::Active => String::new(),
+            };
+            [
+                m.name().to_owned(),
+                m.status().as_str().to_owned(),
+                m.stats().fuel_used.to_string(),
+                reason,
+            ]
+        })
+        .collect();
+    let console: Vec<String> = sim
+        .system()
+        .console()
+        .lines()
+        .map(|l| l.text.clone())
+        .collect();
+    let mut positions = Vec::new();
+    if registry.contains("Position") {
+        for entity in sim.world().iter().map(|e| e.entity()) {
+            if let Ok(Some(value)) =
+                registry.get::<serde_json::Value>(sim.world(), entity, "Position")
+                && let (Some(x), Some(y)) = (value["x"].as_f64(), value["y"].as_f64())
+            {
+                positions.push((x, y));
+            }
+        }
+    }
+    let title = format!(
+        "moonbox sim: {} ticks, {} entities, {} mods",
+        sim.tick(),
+        sim.world().len(),
+        summary.len()
+    );
+    report.write(path, &title, &summary, &console, &positions)
 }
 
 /// The start of a run that continues from the snapshot file at `path`:

@@ -59,7 +59,10 @@ fn the_report_holds_each_chart_and_escapes_what_mods_wrote() {
     );
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(page.contains("&lt;/pre&gt;&lt;img src=x onerror=alert(2)&gt;"));
-    assert!(page.contains("<td class=\"n\">3</td><td>painter</td>"), "{page}");
+    assert!(
+        page.contains("<td class=\"n\">3</td><td>painter</td>"),
+        "{page}"
+    );
     // The demo world, drawn.
     assert!(page.contains("<circle"));
 }

@@ -213,6 +213,19 @@ impl Moonbox {
         self.system.reload(&mut self.manager, world, name)
     }
 
+    /// Reloads a mod from `source` (a mod of the same name), handing its
+    /// state over as [`Moonbox::reload`] does.
+    ///
+    /// # Errors
+    /// As [`Moonbox::reload`].
+    pub fn reload_source(
+        &mut self,
+        world: &mut World,
+        source: crate::ModSource,
+    ) -> Result<Handover, LoadError> {
+        self.system.reload_source(&mut self.manager, world, source)
+    }
+
     /// Lets a disabled mod run again; see [`ScriptManager::enable`].
     ///
     /// # Errors

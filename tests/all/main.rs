@@ -38,5 +38,6 @@ mod snapshots;
 mod support;
 mod tasks;
 mod value_shapes;
+mod watch;
 mod world;
 mod world_batch;

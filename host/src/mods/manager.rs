@@ -363,6 +363,16 @@ impl ScriptManager {
         self.prepare(source)
     }
 
+    /// The new version of a loaded mod from `source` (a mod of the same
+    /// name), in a fresh sandbox, not yet in place of the old one.
+    pub(crate) fn prepare_replacement(
+        &mut self,
+        source: ModSource,
+    ) -> Result<LoadedMod, LoadError> {
+        self.entry(&source.manifest.name)?;
+        self.prepare(source)
+    }
+
     /// Puts `fresh` in place of the mod of its name, keeping what the old
     /// one used in its statistics, with `handover` for its `on_reload`.
     pub(crate) fn replace(&mut self, mut fresh: LoadedMod, handover: Option<Vec<u8>>) {

@@ -9,10 +9,10 @@ use hecs::World;
 use super::{Inputs, ReplayError, TickRecord, WorldJson};
 use crate::engine_api::Command;
 use crate::host::Moonbox;
-use crate::mods::{ModSource, ModStatus, Policy, ScriptManager};
+use crate::mods::{LoadError, ModSource, ModStatus, Policy, ScriptManager};
 use crate::runtime::engine::{GUEST_COMPONENT, ScriptEngine};
 use crate::snapshot::{Snapshot, SnapshotError};
-use crate::system::ScriptSystem;
+use crate::system::{Handover, ScriptSystem};
 use crate::world::file::{world_from_json, world_to_json_text};
 use crate::world::hash::{hex, world_hash};
 use crate::world::registry::ComponentRegistry;
@@ -281,6 +281,17 @@ impl Simulation {
     /// The world.
     pub fn world(&self) -> &World {
         &self.world
+    }
+
+    /// Reloads a mod from `source`, handing its state over
+    /// ([`Moonbox::reload_source`]): for `moonbox sim --watch`. A reload is
+    /// not one of the recorded inputs, so a recording of a run with one
+    /// does not replay.
+    ///
+    /// # Errors
+    /// As [`Moonbox::reload`]: the old version runs on.
+    pub fn reload_source(&mut self, source: ModSource) -> Result<Handover, LoadError> {
+        self.host.reload_source(&mut self.world, source)
     }
 
     /// The host running the mods (its console holds their output).

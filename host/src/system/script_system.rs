@@ -12,7 +12,7 @@ use serde_bytes::ByteBuf;
 use super::event::{self, EventError};
 use super::report::{Handover, Outcome, TickReport};
 use crate::engine_api::Command;
-use crate::mods::{LoadError, LoadedMod, ScriptManager};
+use crate::mods::{LoadError, LoadedMod, ModSource, ScriptManager};
 use crate::runtime::console::{Channel, Console, bounded};
 use crate::runtime::error::ScriptError;
 use crate::snapshot::SnapshotError;
@@ -270,6 +270,35 @@ impl ScriptSystem {
         name: &str,
     ) -> Result<Handover, LoadError> {
         let fresh = manager.prepare_reload(name)?;
+        self.hand_over(manager, world, fresh)
+    }
+
+    /// As [`ScriptSystem::reload`], with the new version's source given
+    /// (a mod of the same name): for tools that read it themselves, such
+    /// as `moonbox sim --watch`.
+    ///
+    /// # Errors
+    /// [`LoadError`] from loading the new version, or if no mod of its
+    /// name is loaded.
+    pub fn reload_source(
+        &mut self,
+        manager: &mut ScriptManager,
+        world: &mut World,
+        source: ModSource,
+    ) -> Result<Handover, LoadError> {
+        let fresh = manager.prepare_replacement(source)?;
+        self.hand_over(manager, world, fresh)
+    }
+
+    /// Runs the old version's `on_unload` and puts `fresh` in its place.
+    fn hand_over(
+        &mut self,
+        manager: &mut ScriptManager,
+        world: &mut World,
+        fresh: LoadedMod,
+    ) -> Result<Handover, LoadError> {
+        let name = fresh.name().to_owned();
+        let name = name.as_str();
         let old = manager.get_mut(name).ok_or_else(|| LoadError::UnknownMod {
             name: name.to_owned(),
         })?;

@@ -81,9 +81,9 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     pub world: Option<PathBuf>,
 
-    /// Ticks to run.
-    #[arg(long, value_name = "N", default_value_t = 300)]
-    pub ticks: u64,
+    /// Ticks to run. Default: 300; with --watch, until stopped (Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub ticks: Option<u64>,
 
     /// Seed of the demo world and of every mod's random sources.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -122,6 +122,12 @@ pub struct SimArgs {
     /// (in the same folder) instead of embedding it.
     #[arg(long, requires_all = ["load", "record"])]
     pub reference_snapshot: bool,
+
+    /// Keep running in real time (one tick per --dt seconds) and reload a
+    /// mod when its files change, printing each reload and any error, the
+    /// old version's on_unload state handed to the new one's on_reload.
+    #[arg(long, requires = "mods", conflicts_with_all = ["record", "save", "load", "report", "json"])]
+    pub watch: bool,
 
     /// Write a self-contained HTML report of the run to FILE: fuel, memory
     /// and entities per tick as charts, the ticks where mods were disabled

@@ -10,6 +10,7 @@ mod run;
 mod sim;
 mod size;
 mod types;
+mod watch;
 
 use std::process::ExitCode;
 

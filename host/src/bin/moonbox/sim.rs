@@ -16,6 +16,7 @@ use crate::args::SimArgs;
 use crate::exit;
 use crate::html_report::RunReport;
 use crate::profile::Profiles;
+use crate::watch::ModWatcher;
 
 /// Largest world file read (it is parsed entity by entity).
 const MAX_WORLD_FILE_BYTES: usize = 64 * 1024 * 1024;
@@ -25,6 +26,8 @@ const MAX_EVENTS_FILE_BYTES: usize = 16 * 1024 * 1024;
 const CONSOLE_TAIL: usize = 10;
 /// Commands shown at the end (the latest).
 const COMMANDS_TAIL: usize = 10;
+/// Ticks run when --ticks is not given (and not --watch).
+const DEFAULT_TICKS: u64 = 300;
 /// Runs shorter than this show no progress bar.
 const PROGRESS_MIN_TICKS: u64 = 500;
 
@@ -133,7 +136,14 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         }
         sources
     };
-    let mut inputs = Inputs::new(&registry, &world, &sources, args.seed, args.ticks, args.dt)?;
+    let ticks = args
+        .ticks
+        .unwrap_or(if args.watch { u64::MAX } else { DEFAULT_TICKS });
+    let watched: Vec<(String, std::path::PathBuf)> = sources
+        .iter()
+        .filter_map(|s| Some((s.manifest.name.clone(), s.dir.clone()?)))
+        .collect();
+    let mut inputs = Inputs::new(&registry, &world, &sources, args.seed, ticks, args.dt)?;
     inputs.components = components;
     if let Some(path) = &args.events {
         let text = crate::read_text(path, MAX_EVENTS_FILE_BYTES, "events file")?;
@@ -172,11 +182,37 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
         file.ticks.push(sim.start()?);
     }
     let mut run_report = args.report.as_ref().map(|_| RunReport::default());
-    let progress = progress_bar(args);
+    let mut watcher = if args.watch {
+        println!(
+            "moonbox sim: watching {} mods; a change reloads the mod (Ctrl-C stops)",
+            watched.len()
+        );
+        Some(ModWatcher::new(watched)?)
+    } else {
+        None
+    };
+    let pace = Pace::new(args.watch, args.dt);
+    let mut printed = 0_u64;
+    let progress = progress_bar(args, ticks);
     let mut commands = BTreeMap::new();
     let mut commands_tail = VecDeque::with_capacity(COMMANDS_TAIL);
     while !sim.is_done() {
+        if let Some(watcher) = &mut watcher {
+            reload_changed(&mut sim, watcher);
+            pace.wait(sim.tick());
+        }
         let record = sim.step(recording.is_some())?;
+        if watcher.is_some() {
+            // The console as it grows: what mods print shows at once.
+            let console = sim.system().console();
+            let total = console.dropped() + console.lines().len() as u64;
+            let new = usize::try_from(total.saturating_sub(printed)).unwrap_or(usize::MAX);
+            let skip = console.lines().len().saturating_sub(new);
+            for line in console.lines().skip(skip) {
+                println!("  {}", safe(&line.text));
+            }
+            printed = total;
+        }
         for command in sim.commands() {
             *commands.entry(command.mod_name().to_owned()).or_insert(0) += 1;
             if commands_tail.len() == COMMANDS_TAIL {
@@ -350,11 +386,66 @@ fn start_snapshot(path: &Path, args: &SimArgs) -> Result<StartSnapshot> {
     Ok(StartSnapshot::reference(name, &bytes)?)
 }
 
-fn progress_bar(args: &SimArgs) -> ProgressBar {
-    if args.json || args.ticks < PROGRESS_MIN_TICKS || !std::io::stderr().is_terminal() {
+/// Reloads the mods whose files changed, saying what happened.
+fn reload_changed(sim: &mut Simulation, watcher: &mut ModWatcher) {
+    for (name, dir) in watcher.changed() {
+        let tick = sim.tick();
+        let reloaded = ModSource::from_dir(&dir).and_then(|source| sim.reload_source(source));
+        let line = match reloaded {
+            Ok(handover) => format!(
+                "tick {tick}: reloaded mod '{name}' ({})",
+                handover_text(&handover)
+            ),
+            Err(error) => {
+                format!("tick {tick}: mod '{name}' not reloaded, the old version runs on: {error}")
+            }
+        };
+        println!("{}", safe(&line));
+    }
+    let _ = std::io::stdout().flush();
+}
+
+fn handover_text(handover: &moonbox::Handover) -> String {
+    match handover {
+        moonbox::Handover::State { bytes } => {
+            format!("on_unload handed {bytes} bytes of state to on_reload")
+        }
+        moonbox::Handover::NoHandler => "no on_unload: on_load runs".into(),
+        moonbox::Handover::NotActive => "it was disabled: on_load runs".into(),
+        moonbox::Handover::Failed { error } => format!("on_unload failed: {error}; on_load runs"),
+    }
+}
+
+/// Real-time ticks for --watch: tick `n` starts `n * dt` after the first.
+struct Pace {
+    start: std::time::Instant,
+    dt: Option<std::time::Duration>,
+}
+
+impl Pace {
+    fn new(watch: bool, dt: f64) -> Self {
+        Self {
+            start: std::time::Instant::now(),
+            dt: watch
+                .then(|| std::time::Duration::try_from_secs_f64(dt).ok())
+                .flatten(),
+        }
+    }
+
+    fn wait(&self, ticks_done: u64) {
+        let Some(dt) = self.dt else { return };
+        let due = dt.saturating_mul(u32::try_from(ticks_done).unwrap_or(u32::MAX));
+        if let Some(sleep) = due.checked_sub(self.start.elapsed()) {
+            std::thread::sleep(sleep);
+        }
+    }
+}
+
+fn progress_bar(args: &SimArgs, ticks: u64) -> ProgressBar {
+    if args.json || args.watch || ticks < PROGRESS_MIN_TICKS || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(args.ticks);
+    let bar = ProgressBar::new(ticks);
     if let Ok(style) =
         ProgressStyle::with_template("{bar:40} {pos}/{len} ticks  {elapsed} (eta {eta})")
     {

@@ -55,9 +55,10 @@ pub struct EngineConfig {
     /// Profile every sandbox: where its fuel goes, per Lua function
     /// ([`Sandbox::profile`], [`crate::Profile`]). Default: `false`. A
     /// profiled sandbox says its Lua stack to the host every
-    /// [`crate::PROFILE_PERIOD`] instructions and pays for it in fuel
-    /// (about 10% more; BENCHMARKS.md), so fuel figures differ from an
-    /// engine that does not profile. Its sandboxes are neither snapshotted
+    /// [`crate::PROFILE_PERIOD`] instructions and at every world call, and
+    /// pays for it in fuel (+41% on the demo, +120% on pure Lua code:
+    /// docs/profiling.md), so fuel figures differ from an engine that does
+    /// not profile, and a mod near its budget may run out. Its sandboxes are neither snapshotted
     /// nor restored ([`crate::SnapshotError::Profiling`]). The profile is
     /// deterministic: the same inputs give the same profile.
     pub profile: bool,

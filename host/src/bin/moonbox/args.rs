@@ -137,8 +137,8 @@ pub struct SimArgs {
 
     /// Profile the mods' fuel: write the fuel spent per Lua stack to FILE
     /// (folded stacks) and a flamegraph to FILE.svg. Profiling costs fuel
-    /// (about 10%), so fuel figures differ from a run without it; it cannot
-    /// be combined with --record, --save or --load.
+    /// (+41% on the demo, docs/profiling.md), so fuel figures differ from a
+    /// run without it; it cannot be combined with --record, --save or --load.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["record", "save", "load"])]
     pub profile: Option<PathBuf>,
 
@@ -170,7 +170,7 @@ pub struct RunArgs {
 
     /// Profile the script's fuel: write the fuel spent per Lua stack to
     /// FILE (folded stacks) and a flamegraph to FILE.svg. Profiling costs
-    /// fuel (about 10%).
+    /// fuel (up to +120% for pure Lua code, docs/profiling.md).
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
 

@@ -64,8 +64,7 @@ pub struct Profile {
     labels: Vec<String>,
     /// The index of each name.
     label_index: HashMap<String, u32>,
-    /// The guest's frame ids, as label indices (ids are the guest's since
-    /// the profiler last started).
+    /// The guest's frame ids, as label indices.
     guest_frames: HashMap<u32, u32>,
     /// Fuel per stack of label indices, outermost (the entry) first.
     stacks: HashMap<Vec<u32>, u64>,
@@ -212,11 +211,6 @@ impl Profile {
         self.labels.push(label.to_owned());
         self.label_index.insert(label.to_owned(), index);
         index
-    }
-
-    /// The guest (re)started its profiler: its frame ids start over.
-    pub(crate) fn restart(&mut self) {
-        self.guest_frames.clear();
     }
 
     /// A call named `entry` starts with `fuel` in its tank.

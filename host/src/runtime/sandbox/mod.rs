@@ -395,10 +395,7 @@ impl Sandbox {
 
     /// Starts the guest's profiler and the host's record of it.
     fn start_profiler(&mut self) -> Result<(), ScriptError> {
-        self.state_data_mut()
-            .profile
-            .get_or_insert_with(Profile::default)
-            .restart();
+        self.state_data_mut().profile = Some(Profile::default());
         self.enter_metered(None, |world, store, lua| {
             world
                 .moonbox_sandbox_runtime()

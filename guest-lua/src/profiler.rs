@@ -16,9 +16,9 @@
 //! remembered functions, stacks of at most [`MAX_DEPTH`] frames.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::collections::BTreeMap;
 use std::ffi::{CStr, c_char, c_int};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use mlua::ffi::{self, lua_Debug, lua_State};
 

@@ -11,4 +11,9 @@ if fib == nil then
     for i = 1, n do s = s + i % 7 * 3 end
     return s
   end
+  -- Deep, not tail, recursion: specialised calls nest on the wasm stack.
+  function depth(n)
+    if n == 0 then return 0 end
+    return 1 + depth(n - 1)
+  end
 end

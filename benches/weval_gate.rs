@@ -63,6 +63,28 @@ fn bench(c: &mut Criterion) {
         outputs.iter().all(|o| *o == outputs[0]),
         "outputs differ: {outputs:?}"
     );
+    // With Lua's depth limit off, 100,000 nested calls: Lua's own stack
+    // holds them; specialised calls nest on the wasm stack only up to a
+    // bound (lvm.c, MOONBOX_SPEC_MAXCCALLS), so every guest gives the same
+    // answer instead of a trap.
+    let deep = SandboxConfig {
+        limits: Limits {
+            fuel: 1 << 40,
+            max_depth: 0,
+            memory: 64 << 20,
+            ..Limits::default()
+        },
+        ..SandboxConfig::default()
+    };
+    for (label, engine) in &guests {
+        let mut sandbox = engine.sandbox(&deep).unwrap();
+        sandbox.run("weval_gate.lua", FUNCTIONS).unwrap();
+        sandbox
+            .run("deep.lua", b"print(depth(100000))")
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        let printed = sandbox.console().lines().last().map(|l| l.text.clone());
+        assert_eq!(printed.as_deref(), Some("100000"), "{label}");
+    }
 
     let mut group = c.benchmark_group("weval_gate");
     group.sample_size(10);

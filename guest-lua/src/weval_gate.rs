@@ -1,5 +1,5 @@
 //! The weval gate (issue 18, stage 1; built only by `guest-lua/weval-gate.sh`):
-//! two benchmark functions defined in the prepared state, with their
+//! the benchmark functions defined in the prepared state, with their
 //! bytecode handed to weval for specialisation. Mods loaded later are not
 //! specialised: that needs a per-mod snapshot (stage 2).
 
@@ -18,7 +18,7 @@ const FUNCTIONS: &str = include_str!("../../benches/weval_gate.lua");
 /// Defines the benchmark functions and requests their specialisation.
 pub fn request(lua: &Lua) -> mlua::Result<()> {
     lua.load(FUNCTIONS).set_name("=weval_gate.lua").exec()?;
-    for name in ["fib", "loop"] {
+    for name in ["fib", "loop", "depth"] {
         let function: mlua::Function = lua.globals().get(name)?;
         // SAFETY: `exec_raw` pushes `function` onto the stack of a protected
         // call; the C function only reads the value at that index.

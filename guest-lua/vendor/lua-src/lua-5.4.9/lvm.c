@@ -1161,6 +1161,17 @@ void luaV_finishOp (lua_State *L) {
 #define vmbreak		break
 
 
+#if MOONBOX_WEVAL
+/* Specialised code calls a Lua callee's specialised code as a wasm call, so
+   those calls nest on the wasm stack, which Lua's own depth limit does not
+   bound when it is off. They count as C calls ('nCcalls'); past this many,
+   a call runs on the generic interpreter, which runs its own callees in
+   its frame: the nesting stays bounded, and the results are the same. */
+#define MOONBOX_SPEC_MAXCCALLS (LUAI_MAXCCALLS - 50)
+#define MOONBOX_SPEC_NATIVE(call) \
+  do { L->nCcalls++; call; L->nCcalls--; } while (0)
+#endif
+
 #define MOONBOX_EXEC_SPEC 0
 #define SPEC_RETURN return
 #define SPEC_CTX() ((void)0)

@@ -34,10 +34,11 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
 #if MOONBOX_WEVAL
   {  /* a frame from its start, with specialised code: run that */
     Proto *sp = ci_func(ci)->p;
-    if (sp->moonbox_spec != NULL && ci->u.l.savedpc == sp->code && !trap) {
+    if (sp->moonbox_spec != NULL && ci->u.l.savedpc == sp->code && !trap &&
+        getCcalls(L) < MOONBOX_SPEC_MAXCCALLS) {
       int fresh = ci->callstatus & CIST_FRESH;
       ci->callstatus |= CIST_FRESH;
-      sp->moonbox_spec(L, ci, sp->code);
+      MOONBOX_SPEC_NATIVE(sp->moonbox_spec(L, ci, sp->code));
       if (fresh || l_unlikely(L->status == LUA_YIELD))
         return;
       ci = ci->previous;
@@ -579,7 +580,8 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
           int fsize = np->maxstacksize;
           if (np->moonbox_spec != NULL && nci != NULL &&
               L->stack_last.p - L->top.p > fsize &&
-              ci->depth + 1 <= G(L)->maxdepth) {
+              ci->depth + 1 <= G(L)->maxdepth &&
+              getCcalls(L) < MOONBOX_SPEC_MAXCCALLS) {
             int narg = cast_int(L->top.p - ra) - 1;
             nci->depth = ci->depth + 1;
             L->ci = nci;
@@ -590,7 +592,7 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
             nci->u.l.savedpc = np->code;
             for (; narg < np->numparams; narg++)
               setnilvalue(s2v(L->top.p++));
-            np->moonbox_spec(L, nci, np->code);
+            MOONBOX_SPEC_NATIVE(np->moonbox_spec(L, nci, np->code));
             if (l_unlikely(L->status == LUA_YIELD))
               SPEC_RETURN;
             updatetrap(ci);
@@ -609,10 +611,11 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
           newci->callstatus |= CIST_FRESH;
           {
             Proto *np = ci_func(newci)->p;
-            if (np->moonbox_spec != NULL && !L->hookmask)
-              np->moonbox_spec(L, newci, np->code);
-            else
-              luaV_execute(L, newci);
+            if (np->moonbox_spec != NULL && !L->hookmask &&
+                getCcalls(L) < MOONBOX_SPEC_MAXCCALLS)
+              MOONBOX_SPEC_NATIVE(np->moonbox_spec(L, newci, np->code));
+            else  /* the generic loop runs the callee's calls in its frame */
+              MOONBOX_SPEC_NATIVE(luaV_execute(L, newci));
           }
           if (l_unlikely(L->status == LUA_YIELD))
             SPEC_RETURN;

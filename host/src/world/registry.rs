@@ -77,7 +77,12 @@ pub(crate) trait Decoded: Send + Sync {
     fn put(self: Box<Self>, world: &mut World, entity: Entity) -> Previous;
     /// Puts it on the live `entity` for a mod, measuring the write for the
     /// mod's world quota; `sent` is the size of the value the mod sent.
-    fn write(self: Box<Self>, world: &mut World, entity: Entity, sent: usize) -> Written;
+    fn write(self: Box<Self>, world: &mut World, entity: Entity, sent: usize) -> Written {
+        let new = self.stored_len(sent);
+        let previous = self.put(world, entity);
+        let old = previous.stored_len();
+        Written { previous, old, new }
+    }
     /// Adds it to an entity being built.
     fn add_to(self: Box<Self>, builder: &mut EntityBuilder);
     /// The bytes it counts for in a mod's world quota: the size of its type
@@ -143,13 +148,6 @@ impl<T: hecs::Component + Serialize> Decoded for Value<T> {
             // The entity may already be gone (a spawn undone first).
             let _ = world.remove_one::<T>(entity);
         })
-    }
-
-    fn write(self: Box<Self>, world: &mut World, entity: Entity, sent: usize) -> Written {
-        let new = self.stored_len(sent);
-        let previous = self.put(world, entity);
-        let old = previous.stored_len();
-        Written { previous, old, new }
     }
 
     fn add_to(self: Box<Self>, builder: &mut EntityBuilder) {
@@ -286,13 +284,6 @@ impl<const N: usize> Decoded for Declared<N> {
         Previous::Absent(|world, entity| {
             let _ = world.remove_one::<Declared<N>>(entity);
         })
-    }
-
-    fn write(self: Box<Self>, world: &mut World, entity: Entity, sent: usize) -> Written {
-        let new = self.stored_len(sent);
-        let previous = self.put(world, entity);
-        let old = previous.stored_len();
-        Written { previous, old, new }
     }
 
     fn add_to(self: Box<Self>, builder: &mut EntityBuilder) {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use moonbox::{ComponentRegistry, ModSource, world_from_json};
+use moonbox::{ComponentRegistry, world_from_json};
 use serde_json::{Value, json};
 
 const COMPONENTS: &str = r#"
@@ -38,12 +38,9 @@ fn a_world_file_of_declared_components_loads_and_mods_read_and_write_it() {
     );
 
     let mut host = crate::support::host(&registry);
-    let source = ModSource::from_parts(
-        "inline",
+    let source = crate::support::inline_mod(
         "name = 'miner'\nversion = '1'\n[permissions]\nread = ['Ore', 'Miner']\nwrite = ['Ore', 'Miner']\nscope = 'all'",
-        [(
-            "main.lua".to_string(),
-            br#"
+        r#"
             function on_tick()
               for e, m in world:query("Miner") do
                 for o, ore in world:query("Ore") do
@@ -57,11 +54,8 @@ fn a_world_file_of_declared_components_loads_and_mods_read_and_write_it() {
                 end
               end
             end
-            "#
-            .to_vec(),
-        )],
-    )
-    .unwrap();
+            "#,
+    );
     host.load(source).unwrap();
     for _ in 0..5 {
         host.tick(&mut world, 1.0 / 60.0);
@@ -101,12 +95,9 @@ fn a_value_of_the_wrong_type_is_refused_naming_the_field() {
     // From a mod: the call fails with the same words, and nothing is written.
     let mut world = world_from_json(WORLD, &registry).unwrap();
     let mut host = crate::support::host(&registry);
-    let source = ModSource::from_parts(
-        "inline",
+    let source = crate::support::inline_mod(
         "name = 'sloppy'\nversion = '1'\n[permissions]\nread = ['Ore']\nwrite = ['Ore']\nscope = 'all'",
-        [(
-            "main.lua".to_string(),
-            br#"
+        r#"
             function on_tick()
               for e, ore in world:query("Ore") do
                 ok, err = pcall(world.set, world, e, "Ore", { kind = "gold", amount = 1.5 })
@@ -115,11 +106,8 @@ fn a_value_of_the_wrong_type_is_refused_naming_the_field() {
                 print(ok, err)
               end
             end
-            "#
-            .to_vec(),
-        )],
-    )
-    .unwrap();
+            "#,
+    );
     host.load(source).unwrap();
     host.tick(&mut world, 1.0 / 60.0);
     let lines: Vec<String> = host
@@ -170,19 +158,11 @@ fn declarations_are_bounded_and_checked() {
     ));
 }
 
-fn moonbox(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_moonbox"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the moonbox binary runs")
-}
-
 #[test]
 fn moonbox_types_writes_lua_that_declares_every_component() {
     let dir = tempfile::tempdir().unwrap();
     // The demo's components, traced from their Rust types.
-    let out = moonbox(dir.path(), &["types"]);
+    let out = crate::support::moonbox_in(dir.path(), &["types"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     mlua::Lua::new()
@@ -203,7 +183,7 @@ fn moonbox_types_writes_lua_that_declares_every_component() {
     assert!(text.contains("---@class Health\n---@field hp integer\n---@field max integer\n"));
     // Declared components, nested records and lists included, to a file.
     std::fs::write(dir.path().join("c.toml"), COMPONENTS).unwrap();
-    let out = moonbox(
+    let out = crate::support::moonbox_in(
         dir.path(),
         &["types", "--components", "c.toml", "-o", "mod.d.lua"],
     );
@@ -224,7 +204,7 @@ fn moonbox_types_writes_lua_that_declares_every_component() {
     );
     // A bad file is a usage error naming the field.
     std::fs::write(dir.path().join("bad.toml"), "[Pos]\nx = \"flaot\"").unwrap();
-    let out = moonbox(dir.path(), &["types", "--components", "bad.toml"]);
+    let out = crate::support::moonbox_in(dir.path(), &["types", "--components", "bad.toml"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
@@ -251,7 +231,7 @@ fn sim_runs_a_declared_world_records_it_and_replays_it() {
         "function on_tick() for e, o in world:query{ 'Ore', write = { 'Ore' } } do o.amount = o.amount + 1 end end",
     )
     .unwrap();
-    let out = moonbox(
+    let out = crate::support::moonbox_in(
         path,
         &[
             "sim",
@@ -275,7 +255,7 @@ fn sim_runs_a_declared_world_records_it_and_replays_it() {
     );
     assert!(stdout.contains("counter      active"), "{stdout}");
     // The replay file carries the declarations: no flag needed.
-    let out = moonbox(path, &["replay", "run.jsonl"]);
+    let out = crate::support::moonbox_in(path, &["replay", "run.jsonl"]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.starts_with("identical: 4 ticks"), "{stdout}");
@@ -285,7 +265,7 @@ fn sim_runs_a_declared_world_records_it_and_replays_it() {
         r#"{ "entities": [ { "Ore": { "kind": "iron", "amount": "lots" } } ] }"#,
     )
     .unwrap();
-    let out = moonbox(
+    let out = crate::support::moonbox_in(
         path,
         &[
             "sim",
@@ -303,6 +283,6 @@ fn sim_runs_a_declared_world_records_it_and_replays_it() {
         "{stderr}"
     );
     // --components needs a world: the demo's has the demo's components.
-    let out = moonbox(path, &["sim", "--components", "c.toml"]);
+    let out = crate::support::moonbox_in(path, &["sim", "--components", "c.toml"]);
     assert_eq!(out.status.code(), Some(2));
 }

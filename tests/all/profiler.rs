@@ -2,7 +2,6 @@
 //! went, per Lua stack, the same on every run, bounded whatever the script.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use moonbox::{
@@ -181,22 +180,16 @@ fn tasks_and_coroutines_are_profiled() {
         .engine(profiling().clone())
         .build()
         .unwrap();
-    let source = moonbox::ModSource::from_parts(
-        "inline",
+    let source = crate::support::inline_mod(
         "name = 'worker'\nversion = '1'",
-        [(
-            "main.lua".to_string(),
-            br#"
+        r#"
             local function chew(n) local s = 0 for i = 1, n do s = s + i end return s end
             local function in_task() for _ = 1, 5 do chew(50000) coroutine.yield() end end
             local function in_coroutine() chew(200000) end
             function on_load() task.spawn(in_task) end
             function on_tick() coroutine.wrap(in_coroutine)() end
-            "#
-            .to_vec(),
-        )],
-    )
-    .unwrap();
+            "#,
+    );
     host.load(source).unwrap();
     let mut world = hecs::World::new();
     for _ in 0..5 {
@@ -229,18 +222,10 @@ fn a_profiling_engine_neither_takes_nor_restores_snapshots() {
     ));
 }
 
-fn moonbox(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_moonbox"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the moonbox binary runs")
-}
-
 #[test]
 fn the_demo_profile_is_byte_identical_across_processes_and_names_the_hottest_function() {
     let profile_in = |dir: &Path| {
-        let out = moonbox(dir, &["sim", "--profile", "demo.folded"]);
+        let out = crate::support::moonbox_in(dir, &["sim", "--profile", "demo.folded"]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -296,7 +281,7 @@ fn the_demo_profile_is_byte_identical_across_processes_and_names_the_hottest_fun
 fn profile_cannot_be_combined_with_record_save_or_load() {
     let dir = tempfile::tempdir().unwrap();
     for other in ["--record", "--save", "--load"] {
-        let out = moonbox(dir.path(), &["sim", "--profile", "p", other, "x"]);
+        let out = crate::support::moonbox_in(dir.path(), &["sim", "--profile", "p", other, "x"]);
         assert_eq!(out.status.code(), Some(2), "{other}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(stderr.contains("cannot be used with"), "{stderr}");
@@ -307,7 +292,8 @@ fn profile_cannot_be_combined_with_record_save_or_load() {
 fn run_writes_the_profile_and_keeps_stdout_for_the_script() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hot.lua"), [HOT, b"on_tick()"].concat()).unwrap();
-    let out = moonbox(dir.path(), &["run", "hot.lua", "--profile", "run.folded"]);
+    let out =
+        crate::support::moonbox_in(dir.path(), &["run", "hot.lua", "--profile", "run.folded"]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "{stdout}");

@@ -78,3 +78,22 @@ pub fn run_native(name: &str, source: &str) -> mlua::Result<Vec<String>> {
     let printed = lines.lock().expect("not poisoned").clone();
     Ok(printed)
 }
+
+/// The `moonbox` binary run with `args` in folder `dir`.
+pub fn moonbox_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_moonbox"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the moonbox binary runs")
+}
+
+/// A mod with manifest `manifest` and `main.lua` = `lua`, built in memory.
+pub fn inline_mod(manifest: &str, lua: &str) -> moonbox::ModSource {
+    moonbox::ModSource::from_parts(
+        "inline",
+        manifest,
+        [("main.lua".to_string(), lua.as_bytes().to_vec())],
+    )
+    .expect("the mod's manifest is valid")
+}

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The weval gate (issue 18, stage 1): builds weval with Moonbox's waffle patch
-# (guest-lua/vendor/weval/MOONBOX.md), a guest variant whose Lua VM has
-# weval's intrinsics and whose prepared state holds two benchmark functions
-# with specialisation requests, and that variant specialised by weval:
+# The weval gate (issue 18): builds weval with Moonbox's waffle patch
+# (guest-lua/vendor/weval/MOONBOX.md) and a guest variant whose Lua VM has
+# weval's intrinsics, then specialises that variant for one "mod", the
+# benchmark functions of benches/weval_gate.lua: a snapshot in which the
+# guest compiled the mod and requested its functions' specialisation, then
+# weval on that snapshot. A sandbox of the result that loads the mod runs
+# its functions specialised (the requests are keyed by bytecode, lvm.c).
 #
 #   target/guest-weval/plain.wasm   the variant, unspecialised
-#   target/guest-weval/weval.wasm   the same, after weval
+#   target/guest-weval/weval.wasm   the variant specialised for the mod
 #
 # Then `cargo bench --bench weval_gate` compares them with the built-in guest.
 # Nothing here changes the committed guest. Needs curl and network access to
@@ -55,8 +58,18 @@ if [ ! -x "$weval" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 bash "$root/guest-lua/build.sh" --weval-gate "$weval_src"
-start=$(date +%s.%N)
-"$weval" weval -i "$out/plain.wasm" -o "$out/weval.wasm"
-end=$(date +%s.%N)
-echo "weval: $out/weval.wasm ($(wc -c <"$out/weval.wasm") bytes, $(awk "BEGIN { printf \"%.2f\", $end - $start }") s)"
+
+# The per-mod step: snapshot with the mod's requests, then weval.
+mod="$root/benches/weval_gate.lua"
+seconds() { awk "BEGIN { printf \"%.2f\", $2 - $1 }"; }
+cargo build --quiet --locked --manifest-path "$root/Cargo.toml" -p guest-snapshot
+t0=$(date +%s.%N)
+"$root/target/debug/guest-snapshot" "$out/wasm32-wasip2/release/moonbox_guest.wasm" \
+  "$out/requests.wasm" --specialise "$mod"
+t1=$(date +%s.%N)
+"$weval" weval -i "$out/requests.wasm" -o "$out/weval.wasm"
+t2=$(date +%s.%N)
+echo "mod: $mod ($(wc -l <"$mod") lines, $(wc -c <"$mod") bytes)"
+echo "snapshot with requests: $(seconds "$t0" "$t1") s; weval: $(seconds "$t1" "$t2") s"
+echo "weval: $out/weval.wasm ($(wc -c <"$out/weval.wasm") bytes)"
 echo "next: cargo bench --bench weval_gate"

@@ -24,9 +24,15 @@ mod world_api;
 mod world_calls;
 mod world_query;
 
+#[cfg(not(feature = "weval-gate"))]
 wit_bindgen::generate!({
     path: "../wit",
     world: "sandbox-build",
+});
+#[cfg(feature = "weval-gate")]
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "sandbox-weval",
 });
 
 use exports::moonbox::sandbox::runtime::{Config, GuestSandbox, ScriptError};
@@ -53,15 +59,19 @@ impl Guest for Component {
         // Runs only in the build (tools/guest-snapshot): a failure there must
         // fail the build, not ship a guest without its prepared state.
         match environment::prepare() {
-            Ok(lua) => {
-                #[cfg(feature = "weval-gate")]
-                if let Err(e) = weval_gate::request(&lua) {
-                    panic!("cannot request the weval gate's specialisations: {e}");
-                }
-                PREPARED.set(Some(lua))
-            }
+            Ok(lua) => PREPARED.set(Some(lua)),
             Err(e) => panic!("cannot prepare the Lua state: {e}"),
         }
+    }
+
+    #[cfg(feature = "weval-gate")]
+    fn specialise(chunks: Vec<(String, Vec<u8>)>) -> Result<u32, String> {
+        let lua = PREPARED
+            .take()
+            .ok_or("specialise runs on the prepared state, before any sandbox")?;
+        let made = weval_gate::request(&lua, &chunks);
+        PREPARED.set(Some(lua));
+        made
     }
 }
 

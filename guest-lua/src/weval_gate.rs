@@ -1,30 +1,47 @@
-//! The weval gate (issue 18, stage 1; built only by `guest-lua/weval-gate.sh`):
-//! the benchmark functions defined in the prepared state, with their
-//! bytecode handed to weval for specialisation. Mods loaded later are not
-//! specialised: that needs a per-mod snapshot (stage 2).
+//! The weval variant (issue 18; built only by `guest-lua/weval-gate.sh`):
+//! requests weval's specialisation of a mod's functions, made in a snapshot
+//! of the prepared state. The requests are keyed by bytecode (`lvm.c`), so a
+//! sandbox of the specialised guest runs those functions specialised when
+//! it loads the mod, like any other guest.
 
 use mlua::Lua;
+use mlua::chunk::ChunkMode;
 
 unsafe extern "C" {
     /// `lvm.c` (built with `MOONBOX_WEVAL`): queues a weval request for the
-    /// Lua function at `idx` and every function nested in it.
-    fn moonbox_request_closure(state: *mut mlua::ffi::lua_State, idx: std::ffi::c_int);
+    /// code of the Lua function at `idx` and of every function nested in
+    /// it, once per distinct code. Returns the number of new requests, -1
+    /// when out of memory.
+    fn moonbox_request_closure(state: *mut mlua::ffi::lua_State, idx: std::ffi::c_int)
+    -> std::ffi::c_int;
 }
 
-/// The same source as `benches/weval_gate.rs`, which defines it in
-/// sandboxes of guests without it.
-const FUNCTIONS: &str = include_str!("../../benches/weval_gate.lua");
-
-/// Defines the benchmark functions and requests their specialisation.
-pub fn request(lua: &Lua) -> mlua::Result<()> {
-    lua.load(FUNCTIONS).set_name("=weval_gate.lua").exec()?;
-    for name in ["fib", "loop", "depth"] {
-        let function: mlua::Function = lua.globals().get(name)?;
+/// Compiles each chunk (without running it) and requests the specialisation
+/// of every function in it. Returns the number of new requests.
+pub fn request(lua: &Lua, chunks: &[(String, Vec<u8>)]) -> Result<u32, String> {
+    let mut made = 0u32;
+    for (name, source) in chunks {
+        let function = lua
+            .load(&source[..])
+            .set_name(format!("={name}"))
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map_err(|e| format!("{name}: {e}"))?;
         // SAFETY: `exec_raw` pushes `function` onto the stack of a protected
-        // call; the C function only reads the value at that index.
-        unsafe {
-            lua.exec_raw::<()>(function, |state| moonbox_request_closure(state, -1))?;
+        // call; the C function only reads the value at that index, which is
+        // then replaced by the result.
+        let new = unsafe {
+            lua.exec_raw::<std::ffi::c_int>(function, |state| {
+                let new = moonbox_request_closure(state, -1);
+                mlua::ffi::lua_settop(state, 0);
+                mlua::ffi::lua_pushinteger(state, mlua::ffi::lua_Integer::from(new));
+            })
         }
+        .map_err(|e| format!("{name}: {e}"))?;
+        made += u32::try_from(new).map_err(|_| format!("{name}: out of memory"))?;
     }
-    Ok(())
+    // The compiled chunks are garbage now; the requests hold copies of
+    // their code.
+    lua.gc_collect().map_err(|e| e.to_string())?;
+    Ok(made)
 }

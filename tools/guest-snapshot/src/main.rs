@@ -10,6 +10,11 @@
 //! guest-snapshot <built guest.wasm> <pre-initialised guest.wasm>
 //! ```
 //!
+//! For the weval variant (issue 18, `guest-lua/weval-gate.sh`), Lua files
+//! after `--specialise` are a mod's chunks: the guest's `specialise` export
+//! requests weval's specialisation of their functions in the same snapshot,
+//! which weval then reads.
+//!
 //! The output depends only on the input bytes: the initialisation calls no
 //! import (every import traps here), and the guest's Lua is deterministic.
 
@@ -24,17 +29,34 @@ use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 fn main() -> Result<()> {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    let [input, output] = args.as_slice() else {
-        bail!("usage: guest-snapshot <guest.wasm> <pre-initialised.wasm>");
+    let (input, output, specialise) = match args.as_slice() {
+        [input, output] => (input, output, None),
+        [input, output, flag, chunks @ ..] if flag.as_os_str() == "--specialise" => {
+            (input, output, Some(chunks))
+        }
+        _ => bail!(
+            "usage: guest-snapshot <guest.wasm> <pre-initialised.wasm> [--specialise <chunk.lua>...]"
+        ),
     };
     let wasm = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
-    let snapshot = pre_initialise(&wasm)?;
+    let chunks = specialise
+        .unwrap_or_default()
+        .iter()
+        .map(|path| {
+            let source =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            Ok((name.into_owned(), source))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let snapshot = pre_initialise(&wasm, specialise.map(|_| chunks))?;
     std::fs::write(output, snapshot).with_context(|| format!("writing {}", output.display()))?;
     Ok(())
 }
 
-/// The component `wasm` after its `wizer-initialize` export has run.
-fn pre_initialise(wasm: &[u8]) -> Result<Vec<u8>> {
+/// The component `wasm` after its `wizer-initialize` export has run, and
+/// then its `specialise` export on `chunks` if given.
+fn pre_initialise(wasm: &[u8], chunks: Option<Vec<(String, Vec<u8>)>>) -> Result<Vec<u8>> {
     let mut wizer = Wizer::new();
     // Wizer 48 removes the init function from the core module but not the
     // component's export of it, which then fails to validate; it stays, and
@@ -61,6 +83,18 @@ fn pre_initialise(wasm: &[u8]) -> Result<Vec<u8>> {
         .get_typed_func::<(), ()>(&mut store, wizer.get_init_func())
         .and_then(|init| init.call(&mut store, ()))
         .context("running the guest's wizer-initialize")?;
+    if let Some(chunks) = chunks {
+        let made = instance
+            .get_typed_func::<(Vec<(String, Vec<u8>)>,), (Result<u32, String>,)>(
+                &mut store,
+                "specialise",
+            )
+            .and_then(|specialise| specialise.call(&mut store, (chunks,)))
+            .context("running the guest's specialise")?
+            .0
+            .map_err(|e| wasmtime::format_err!("specialise: {e}"))?;
+        eprintln!("guest-snapshot: {made} functions requested for specialisation");
+    }
 
     let mut state = Snapshotting {
         store,

@@ -1102,6 +1102,9 @@ LUA_API int lua_load (lua_State *L, lua_Reader reader, void *data,
       setobj(L, f->upvals[0]->v.p, gt);
       luaC_barrier(L, f->upvals[0], gt);
     }
+#if MOONBOX_WEVAL
+    moonbox_attach_specializations(f->p);  /* MOONBOX: see lvm.c */
+#endif
   }
   lua_unlock(L);
   return status;

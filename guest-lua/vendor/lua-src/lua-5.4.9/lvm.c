@@ -1191,30 +1191,111 @@ void luaV_finishOp (lua_State *L) {
 
 WEVAL_DEFINE_GLOBALS();
 
-/* Asks weval (at snapshot time) for a version of 'luaV_execute_spec'
-   specialised on the code of 'p' and of every prototype nested in it. */
-void moonbox_request_specialization (Proto *p) {
+/*
+** MOONBOX (weval): specialised code, keyed by bytecode. A function that
+** weval specialises on a prototype's 'code' reads everything else (its
+** constants, upvalues, nested prototypes) from the running closure, so it
+** serves every prototype whose code has the same instructions. Requests
+** made in a snapshot (a mod's functions, compiled but not run) add entries
+** here, and weval writes each entry's 'spec'; whenever a chunk is loaded
+** later, each of its prototypes takes the entry with its code, if any
+** ('moonbox_attach_specializations', called by 'lua_load'). Whether a
+** function runs specialised is thus a function of its code and of the
+** requests baked into the guest, never of when or how it was loaded.
+*/
+typedef struct SpecEntry {
+  struct SpecEntry *next;  /* in its bucket */
+  l_uint32 hash;
+  int sizecode;
+  Instruction *code;  /* a copy: the prototype it came from may be freed */
+  void (*spec) (lua_State *L, CallInfo *ci, const Instruction *code);
+} SpecEntry;
+
+#define SPEC_BUCKETS 1024
+static SpecEntry *spec_buckets[SPEC_BUCKETS];
+static l_uint32 spec_count;
+
+static l_uint32 spec_hash (const Instruction *code, int n) {
+  l_uint32 h = 2166136261u;  /* FNV-1a over the instruction words */
+  int i;
+  for (i = 0; i < n; i++) {
+    h ^= (l_uint32)code[i];
+    h *= 16777619u;
+  }
+  return h;
+}
+
+static SpecEntry **spec_find (const Proto *p, l_uint32 h) {
+  SpecEntry **e = &spec_buckets[h % SPEC_BUCKETS];
+  for (; *e != NULL; e = &(*e)->next) {
+    if ((*e)->hash == h && (*e)->sizecode == p->sizecode &&
+        memcmp((*e)->code, p->code, (size_t)p->sizecode * sizeof(Instruction)) == 0)
+      break;
+  }
+  return e;
+}
+
+/* Gives 'p' and every prototype nested in it the specialised code of the
+   same instructions, if weval made one. */
+void moonbox_attach_specializations (Proto *p) {
   int n;
-  uint32_t len = (uint32_t)p->sizecode * (uint32_t)sizeof(Instruction);
-  uint32_t padded = (len + 7u) & ~7u;
-  uint32_t arglen = 16u * 3u + padded;
-  uint8_t *args = (uint8_t *)calloc(1, arglen);
-  weval_req_t *req = (weval_req_t *)calloc(1, sizeof(weval_req_t));
-  uint32_t *a;
-  if (args == NULL || req == NULL) { free(args); free(req); return; }
-  a = (uint32_t *)args;
-  a[0] = 0; a[1] = weval_req_arg_i32;           /* L: at run time */
-  a[4] = 0; a[5] = weval_req_arg_i32;           /* ci: at run time */
-  a[8] = 1; a[9] = weval_req_arg_buffer;        /* code: constant */
-  a[10] = len; a[11] = padded;
-  memcpy(args + 48, p->code, len);
-  req->func = (weval_func_t)luaV_execute_spec;
-  req->argbuf = args;
-  req->arglen = arglen;
-  req->specialized = (weval_func_t *)&p->moonbox_spec;
-  weval_request(req);
+  if (spec_count == 0)  /* an unspecialised guest */
+    return;
+  {
+    SpecEntry *e = *spec_find(p, spec_hash(p->code, p->sizecode));
+    p->moonbox_spec = (e != NULL) ? e->spec : NULL;
+  }
   for (n = 0; n < p->sizep; n++)
-    moonbox_request_specialization(p->p[n]);
+    moonbox_attach_specializations(p->p[n]);
+}
+
+/* Asks weval (at snapshot time) for a version of 'luaV_execute_spec'
+   specialised on the code of 'p' and of every prototype nested in it;
+   prototypes with the same code share one request. Returns the number of
+   new requests, or -1 when out of memory. */
+int moonbox_request_specialization (Proto *p) {
+  int n, made = 0;
+  l_uint32 h = spec_hash(p->code, p->sizecode);
+  SpecEntry **slot = spec_find(p, h);
+  if (*slot == NULL) {
+    uint32_t len = (uint32_t)p->sizecode * (uint32_t)sizeof(Instruction);
+    uint32_t padded = (len + 7u) & ~7u;
+    uint32_t arglen = 16u * 3u + padded;
+    uint8_t *args = (uint8_t *)calloc(1, arglen);
+    weval_req_t *req = (weval_req_t *)calloc(1, sizeof(weval_req_t));
+    SpecEntry *e = (SpecEntry *)calloc(1, sizeof(SpecEntry));
+    Instruction *code = (Instruction *)malloc(len > 0 ? len : 1);
+    uint32_t *a;
+    if (args == NULL || req == NULL || e == NULL || code == NULL) {
+      free(args); free(req); free(e); free(code);
+      return -1;
+    }
+    memcpy(code, p->code, len);
+    e->hash = h;
+    e->sizecode = p->sizecode;
+    e->code = code;
+    *slot = e;
+    spec_count++;
+    a = (uint32_t *)args;
+    a[0] = 0; a[1] = weval_req_arg_i32;           /* L: at run time */
+    a[4] = 0; a[5] = weval_req_arg_i32;           /* ci: at run time */
+    a[8] = 1; a[9] = weval_req_arg_buffer;        /* code: constant */
+    a[10] = len; a[11] = padded;
+    memcpy(args + 48, p->code, len);
+    req->func = (weval_func_t)luaV_execute_spec;
+    req->argbuf = args;
+    req->arglen = arglen;
+    req->specialized = (weval_func_t *)&e->spec;
+    weval_request(req);
+    made = 1;
+  }
+  for (n = 0; n < p->sizep; n++) {
+    int more = moonbox_request_specialization(p->p[n]);
+    if (more < 0)
+      return -1;
+    made += more;
+  }
+  return made;
 }
 #endif
 
@@ -1223,8 +1304,9 @@ void moonbox_request_specialization (Proto *p) {
 #if MOONBOX_WEVAL
 /* MOONBOX (weval): requests specialisation of the Lua function at
    'idx' and of every function nested in it. */
-LUA_API void moonbox_request_closure (lua_State *L, int idx) {
+LUA_API int moonbox_request_closure (lua_State *L, int idx) {
   if (lua_type(L, idx) == LUA_TFUNCTION && !lua_iscfunction(L, idx))
-    moonbox_request_specialization(((const LClosure *)lua_topointer(L, idx))->p);
+    return moonbox_request_specialization(((const LClosure *)lua_topointer(L, idx))->p);
+  return 0;
 }
 #endif

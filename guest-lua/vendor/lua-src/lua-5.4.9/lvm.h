@@ -133,7 +133,8 @@ LUAI_FUNC void luaV_finishOp (lua_State *L);
 LUAI_FUNC void luaV_execute (lua_State *L, CallInfo *ci);
 #if MOONBOX_WEVAL
 LUAI_FUNC void luaV_execute_spec (lua_State *L, CallInfo *ci, const Instruction *code);
-LUAI_FUNC void moonbox_request_specialization (Proto *p);
+LUAI_FUNC int moonbox_request_specialization (Proto *p);
+LUAI_FUNC void moonbox_attach_specializations (Proto *p);
 #endif
 LUAI_FUNC void luaV_concat (lua_State *L, int total);
 LUAI_FUNC lua_Integer luaV_idiv (lua_State *L, lua_Integer x, lua_Integer y);

@@ -72,4 +72,23 @@ t2=$(date +%s.%N)
 echo "mod: $mod ($(wc -l <"$mod") lines, $(wc -c <"$mod") bytes)"
 echo "snapshot with requests: $(seconds "$t0" "$t1") s; weval: $(seconds "$t1" "$t2") s"
 echo "weval: $out/weval.wasm ($(wc -c <"$out/weval.wasm") bytes)"
-echo "next: cargo bench --bench weval_gate"
+
+# The Lua suite (benches/lua) as mods: each program on its own, for the cost
+# of the step against the mod's size, then all of them in one guest for
+# `cargo bench --bench weval_suite`.
+mkdir -p "$out/suite"
+for program in "$root"/benches/lua/*.lua; do
+  name=$(basename "$program" .lua)
+  t0=$(date +%s.%N)
+  "$root/target/debug/guest-snapshot" "$out/wasm32-wasip2/release/moonbox_guest.wasm" \
+    "$out/suite/$name.requests.wasm" --specialise "$program" 2>/dev/null
+  t1=$(date +%s.%N)
+  "$weval" weval -i "$out/suite/$name.requests.wasm" -o "$out/suite/$name.wasm"
+  t2=$(date +%s.%N)
+  echo "suite/$name: $(wc -l <"$program") lines, snapshot $(seconds "$t0" "$t1") s, weval $(seconds "$t1" "$t2") s"
+done
+"$root/target/debug/guest-snapshot" "$out/wasm32-wasip2/release/moonbox_guest.wasm" \
+  "$out/suite.requests.wasm" --specialise "$root"/benches/lua/*.lua
+"$weval" weval -i "$out/suite.requests.wasm" -o "$out/suite.wasm"
+echo "suite: $out/suite.wasm ($(wc -c <"$out/suite.wasm") bytes)"
+echo "next: cargo bench --bench weval_gate; cargo bench --bench weval_suite"

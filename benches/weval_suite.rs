@@ -1,0 +1,78 @@
+//! The Lua suite with weval (issue 18): every program of `benches/lua`
+//! natively (mlua), on the built-in guest and on the weval variant
+//! specialised for the suite's programs as mods (`target/guest-weval/
+//! suite.wasm`: a snapshot in which the guest compiled each program and
+//! requested its functions' specialisation, then weval). The sandboxes load
+//! the programs as usual; their functions find the specialised code by their
+//! bytecode. Outputs must agree before anything is measured.
+//!
+//! `guest-lua/weval-gate.sh && cargo bench --bench weval_suite`
+//!
+//! Without the variant it says so and measures nothing.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // benchmark harness
+
+#[path = "../tests/common/lua_suite.rs"]
+mod lua_suite;
+#[path = "../tests/common/native_lua.rs"]
+mod native_lua;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use lua_suite::{PROGRAMS, run_native, run_sandboxed, suite_native, suite_sandbox};
+use moonbox::{EngineConfig, ScriptEngine};
+
+fn suite(c: &mut Criterion) {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guest-weval/suite.wasm");
+    let Ok(bytes) = std::fs::read(&file) else {
+        eprintln!("weval_suite: no {}; run guest-lua/weval-gate.sh first", file.display());
+        return;
+    };
+    let config = EngineConfig::default();
+    let built_in = ScriptEngine::with_config(&config).expect("engine");
+    let start = Instant::now();
+    let weval = ScriptEngine::with_guest_variant(&config, &bytes).expect("weval engine");
+    eprintln!(
+        "weval_suite: compiling {} ({} bytes) took {:.2} s",
+        file.display(),
+        bytes.len(),
+        start.elapsed().as_secs_f64()
+    );
+    let lua = suite_native(false).expect("native Lua");
+    let mut plain = suite_sandbox(&built_in, false).expect("sandbox");
+    let mut specialised = suite_sandbox(&weval, false).expect("weval sandbox");
+    for program in PROGRAMS {
+        let native = run_native(&lua, program).expect("native run");
+        let sandboxed = run_sandboxed(&mut plain, program).expect("sandboxed run");
+        let plain_fuel = plain.last_fuel_used();
+        let weval_out = run_sandboxed(&mut specialised, program).expect("weval run");
+        eprintln!(
+            "{}: fuel built-in {plain_fuel}, weval {}",
+            program.name,
+            specialised.last_fuel_used()
+        );
+        assert_eq!(native, sandboxed, "{}: outputs differ", program.name);
+        assert_eq!(native, weval_out, "{}: weval output differs", program.name);
+
+        let mut group = c.benchmark_group(format!("weval/{}", program.name));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
+        group.bench_function("native", |b| {
+            b.iter(|| run_native(&lua, program).expect("native run"));
+        });
+        group.bench_function("sandbox", |b| {
+            b.iter(|| run_sandboxed(&mut plain, program).expect("sandboxed run"));
+        });
+        group.bench_function("weval", |b| {
+            b.iter(|| run_sandboxed(&mut specialised, program).expect("weval run"));
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, suite);
+criterion_main!(benches);

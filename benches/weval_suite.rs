@@ -8,6 +8,10 @@
 //!
 //! `guest-lua/weval-gate.sh && cargo bench --bench weval_suite`
 //!
+//! Then the per-mod costs for `target/guest-weval/mod1000.wasm` (a mod of
+//! about 1,000 lines, specialised by the same script): compiling the
+//! specialised guest, and loading it compiled (what a cache hit costs).
+//!
 //! Without the variant it says so and measures nothing.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)] // benchmark harness
@@ -74,5 +78,41 @@ fn suite(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, suite);
+/// Compiling the guest specialised for a 1,000-line mod, and deserialising
+/// it compiled, with wasmtime configured as the engine configures it.
+#[allow(unsafe_code)] // deserialising what this engine compiled
+fn per_mod(c: &mut Criterion) {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guest-weval/mod1000.wasm");
+    let Ok(bytes) = std::fs::read(&file) else {
+        eprintln!("weval_suite: no {}; run guest-lua/weval-gate.sh first", file.display());
+        return;
+    };
+    let mut config = wasmtime::Config::new();
+    config
+        .wasm_exceptions(true)
+        .consume_fuel(true)
+        .concurrency_support(false)
+        .cranelift_nan_canonicalization(true)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    let mut group = c.benchmark_group("weval/mod1000");
+    group.sample_size(10);
+    group.bench_function("compile", |b| {
+        b.iter(|| wasmtime::component::Component::new(&engine, &bytes).unwrap())
+    });
+    let compiled = wasmtime::component::Component::new(&engine, &bytes)
+        .unwrap()
+        .serialize()
+        .unwrap();
+    eprintln!("weval_suite: mod1000 compiled: {} bytes", compiled.len());
+    group.bench_function("load_compiled", |b| {
+        // SAFETY: bytes this engine serialised a moment ago.
+        b.iter(|| unsafe {
+            wasmtime::component::Component::deserialize(&engine, &compiled).unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_mod, suite);
 criterion_main!(benches);

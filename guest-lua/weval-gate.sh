@@ -91,4 +91,21 @@ done
   "$out/suite.requests.wasm" --specialise "$root"/benches/lua/*.lua
 "$weval" weval -i "$out/suite.requests.wasm" -o "$out/suite.wasm"
 echo "suite: $out/suite.wasm ($(wc -c <"$out/suite.wasm") bytes)"
+
+# A mod of about 1,000 lines: every Lua file of the repository, each as a
+# function (compiled, never run), for the cost of the step against size.
+big="$out/mod1000.lua"
+: >"$big"
+i=0
+while IFS= read -r file; do
+  i=$((i + 1))
+  { echo "local function chunk$i(...)"; cat "$file"; echo; echo "end"; } >>"$big"
+done < <(cd "$root" && git ls-files '*.lua' | sort)
+t0=$(date +%s.%N)
+"$root/target/debug/guest-snapshot" "$out/wasm32-wasip2/release/moonbox_guest.wasm" \
+  "$out/mod1000.requests.wasm" --specialise "$big"
+t1=$(date +%s.%N)
+"$weval" weval -i "$out/mod1000.requests.wasm" -o "$out/mod1000.wasm"
+t2=$(date +%s.%N)
+echo "mod1000: $(wc -l <"$big") lines, $(wc -c <"$big") bytes, snapshot $(seconds "$t0" "$t1") s, weval $(seconds "$t1" "$t2") s"
 echo "next: cargo bench --bench weval_gate; cargo bench --bench weval_suite"

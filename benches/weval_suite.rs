@@ -97,6 +97,12 @@ fn per_mod(c: &mut Criterion) {
     let engine = wasmtime::Engine::new(&config).unwrap();
     let mut group = c.benchmark_group("weval/mod1000");
     group.sample_size(10);
+    // The unspecialised variant, for what the mod's functions add.
+    if let Ok(plain) = std::fs::read(file.with_file_name("plain.wasm")) {
+        group.bench_function("compile_unspecialised", |b| {
+            b.iter(|| wasmtime::component::Component::new(&engine, &plain).unwrap())
+        });
+    }
     group.bench_function("compile", |b| {
         b.iter(|| wasmtime::component::Component::new(&engine, &bytes).unwrap())
     });

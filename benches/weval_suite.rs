@@ -31,7 +31,10 @@ use moonbox::{EngineConfig, ScriptEngine};
 fn suite(c: &mut Criterion) {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guest-weval/suite.wasm");
     let Ok(bytes) = std::fs::read(&file) else {
-        eprintln!("weval_suite: no {}; run guest-lua/weval-gate.sh first", file.display());
+        eprintln!(
+            "weval_suite: no {}; run guest-lua/weval-gate.sh first",
+            file.display()
+        );
         return;
     };
     let config = EngineConfig::default();
@@ -84,7 +87,10 @@ fn suite(c: &mut Criterion) {
 fn per_mod(c: &mut Criterion) {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guest-weval/mod1000.wasm");
     let Ok(bytes) = std::fs::read(&file) else {
-        eprintln!("weval_suite: no {}; run guest-lua/weval-gate.sh first", file.display());
+        eprintln!(
+            "weval_suite: no {}; run guest-lua/weval-gate.sh first",
+            file.display()
+        );
         return;
     };
     let mut config = wasmtime::Config::new();

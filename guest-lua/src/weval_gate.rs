@@ -12,8 +12,10 @@ unsafe extern "C" {
     /// code of the Lua function at `idx` and of every function nested in
     /// it, once per distinct code. Returns the number of new requests, -1
     /// when out of memory.
-    fn moonbox_request_closure(state: *mut mlua::ffi::lua_State, idx: std::ffi::c_int)
-    -> std::ffi::c_int;
+    fn moonbox_request_closure(
+        state: *mut mlua::ffi::lua_State,
+        idx: std::ffi::c_int,
+    ) -> std::ffi::c_int;
 }
 
 /// Compiles each chunk (without running it) and requests the specialisation

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the Lua guest component reproducibly, pre-initialises it, and
 # installs it where the host library embeds it (host/guest/moonbox_guest.wasm).
+# Builds its weval variant too (issue 18): the same guest with weval's
+# intrinsics in the Lua VM and the `specialise` export, not pre-initialised,
+# from which the host makes a guest specialised for a mod
+# (host/guest/moonbox_guest_weval.wasm).
 #
-#   guest-lua/build.sh          build and install
-#   guest-lua/build.sh --check  build and fail if the committed file differs
-#   guest-lua/build.sh --lint   cargo fmt --check and clippy -D warnings on the guest
-#   guest-lua/build.sh --weval-gate WEVAL_SRC
-#                               the weval gate's variant (see weval-gate.sh), into
-#                               target/guest-weval/, never installed
+#   guest-lua/build.sh          build and install both
+#   guest-lua/build.sh --check  build both and fail if a committed file differs
+#   guest-lua/build.sh --lint   cargo fmt --check and clippy -D warnings on both
 #
 # Installs what it needs: the wasm32-wasip2 Rust target and a pinned zig (its
 # clang compiles Lua) in a venv under target/. Output bytes depend only on the
@@ -19,20 +20,17 @@ ZIGLANG_VERSION=0.15.2
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 artifact="$root/host/guest/moonbox_guest.wasm"
+variant_artifact="$root/host/guest/moonbox_guest_weval.wasm"
 toolchain_dir="$root/target/guest-toolchain"
 venv="$toolchain_dir/venv"
 check=0
 lint=0
-weval_src=""
 case "${1:-}" in
   --check) check=1 ;;
   --lint) lint=1 ;;
-  --weval-gate) weval_src=${2:?"--weval-gate needs weval's unpacked source"} ;;
   "") ;;
-  *) echo "usage: $0 [--check|--lint|--weval-gate WEVAL_SRC]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--check|--lint]" >&2; exit 2 ;;
 esac
-guest_target="$root/target/guest"
-features=()
 
 rustc_version=$(rustc --version | awk '{print $2}')
 if [ "$rustc_version" != "$RUST_VERSION" ]; then
@@ -62,41 +60,82 @@ export AR_wasm32_wasip2="$root/guest-lua/toolchain/zig-ar"
 # the VM's main dispatch a br_table: suite 1.68x -> 1.60x (BENCHMARKS.md).
 export CFLAGS_wasm32_wasip2="-O2 -mllvm -jump-table-density=95 -Dluai_makeseed(L)=0x6d6f6f6eu -ffile-prefix-map=$root=/moonbox -ffile-prefix-map=$cargo_home=/cargo"
 export CARGO_ENCODED_RUSTFLAGS="--remap-path-prefix=$root=/moonbox"$'\x1f'"--remap-path-prefix=$cargo_home=/cargo"
-if [ -n "$weval_src" ]; then
-  # The Lua VM with weval's intrinsics, and weval's imports satisfied by its
-  # stubs adapter (they do nothing until weval rewrites the module).
-  CFLAGS_wasm32_wasip2+=" -DMOONBOX_WEVAL=1 -I$weval_src/include"
-  CARGO_ENCODED_RUSTFLAGS+=$'\x1f'"-Clink-arg=--adapt"$'\x1f'"-Clink-arg=weval=$root/guest-lua/vendor/weval/weval-stubs.wasm"
-  guest_target="$root/target/guest-weval"
-  features=(--features weval-gate)
-fi
 unset RUSTFLAGS
 export SOURCE_DATE_EPOCH=0
+base_cflags=$CFLAGS_wasm32_wasip2
+base_rustflags=$CARGO_ENCODED_RUSTFLAGS
+
+# use_variant NAME: the flags, features and target folder of one build.
+# "weval" is the Lua VM with weval's intrinsics (vendor/weval/include), and
+# weval's imports satisfied by its stubs adapter (they do nothing until
+# weval rewrites the module).
+use_variant() {
+  CFLAGS_wasm32_wasip2=$base_cflags
+  CARGO_ENCODED_RUSTFLAGS=$base_rustflags
+  if [ "$1" = weval ]; then
+    CFLAGS_wasm32_wasip2+=" -DMOONBOX_WEVAL=1 -I$root/guest-lua/vendor/weval/include"
+    CARGO_ENCODED_RUSTFLAGS+=$'\x1f'"-Clink-arg=--adapt"$'\x1f'"-Clink-arg=weval=$root/guest-lua/vendor/weval/weval-stubs.wasm"
+    guest_target="$root/target/guest-weval"
+    features=(--features weval)
+  else
+    guest_target="$root/target/guest"
+    features=()
+  fi
+}
 
 if [ "$lint" = 1 ]; then
   cargo fmt --manifest-path "$root/guest-lua/Cargo.toml" --check
-  cargo clippy --quiet --release --locked --manifest-path "$root/guest-lua/Cargo.toml" \
-    --target wasm32-wasip2 --target-dir "$guest_target" -- -D warnings
+  for variant in plain weval; do
+    use_variant "$variant"
+    cargo clippy --quiet --release --locked "${features[@]}" \
+      --manifest-path "$root/guest-lua/Cargo.toml" \
+      --target wasm32-wasip2 --target-dir "$guest_target" -- -D warnings
+  done
   echo "guest lint clean"
   exit 0
 fi
 
-# Cargo tracks neither the C sources of the vendored Lua (only lua-src's
-# Rust file) nor the C flags, so rebuild mlua-sys whenever they change.
-lua_stamp="$guest_target/lua-sources.sha256"
-lua_sum=$( (cd "$root/guest-lua/vendor/lua-src" && find . -type f -print0 | sort -z | xargs -0 sha256sum
-  echo "$CFLAGS_wasm32_wasip2") | sha256sum)
-if [ "$(cat "$lua_stamp" 2>/dev/null)" != "$lua_sum" ]; then
-  cargo clean --quiet --release --manifest-path "$root/guest-lua/Cargo.toml" \
-    --target wasm32-wasip2 --target-dir "$guest_target" -p mlua-sys -p lua-src
-fi
+# build_variant NAME: compiles one variant; sets $compiled.
+build_variant() {
+  use_variant "$1"
+  # Cargo tracks neither the C sources of the vendored Lua (only lua-src's
+  # Rust file) nor the C flags, so rebuild mlua-sys whenever they change.
+  local lua_stamp="$guest_target/lua-sources.sha256"
+  local lua_sum
+  lua_sum=$( (cd "$root/guest-lua/vendor" && find lua-src weval -type f -print0 | sort -z | xargs -0 sha256sum
+    echo "$CFLAGS_wasm32_wasip2") | sha256sum)
+  if [ "$(cat "$lua_stamp" 2>/dev/null)" != "$lua_sum" ]; then
+    cargo clean --quiet --release --manifest-path "$root/guest-lua/Cargo.toml" \
+      --target wasm32-wasip2 --target-dir "$guest_target" -p mlua-sys -p lua-src
+  fi
+  cargo build --quiet --release --locked "${features[@]}" \
+    --manifest-path "$root/guest-lua/Cargo.toml" \
+    --target wasm32-wasip2 \
+    --target-dir "$guest_target"
+  compiled="$guest_target/wasm32-wasip2/release/moonbox_guest.wasm"
+  echo "$lua_sum" >"$lua_stamp"
+}
 
-cargo build --quiet --release --locked "${features[@]}" \
-  --manifest-path "$root/guest-lua/Cargo.toml" \
-  --target wasm32-wasip2 \
-  --target-dir "$guest_target"
-compiled="$guest_target/wasm32-wasip2/release/moonbox_guest.wasm"
-echo "$lua_sum" >"$lua_stamp"
+# install_artifact BUILT ARTIFACT: copies, or with --check compares.
+install_artifact() {
+  if [ "$check" = 1 ]; then
+    if ! cmp -s "$1" "$2"; then
+      echo "build.sh: the committed guest $2 differs from a fresh build:" >&2
+      sha256sum "$1" "$2" >&2 || true
+      echo "          run guest-lua/build.sh and commit the result." >&2
+      exit 1
+    fi
+    echo "guest artifact verified: $(sha256sum "$2" | cut -c1-16) ($(wc -c <"$2") bytes) $(basename "$2")"
+  else
+    mkdir -p "$(dirname "$2")"
+    cp "$1" "$2"
+    echo "guest built: $2 ($(wc -c <"$2") bytes, sha256 $(sha256sum "$2" | cut -c1-16))"
+  fi
+}
+
+build_variant weval
+install_artifact "$compiled" "$variant_artifact"
+build_variant plain
 
 # Pre-initialise: run the guest's `wizer-initialize` once and keep the memory
 # it leaves, so a sandbox starts with its Lua state built (tools/guest-snapshot;
@@ -108,19 +147,4 @@ env -u CARGO_ENCODED_RUSTFLAGS -u SOURCE_DATE_EPOCH \
   cargo run --quiet --locked --manifest-path "$root/Cargo.toml" -p guest-snapshot -- \
   "$compiled" "$built"
 
-if [ -n "$weval_src" ]; then
-  cp "$built" "$guest_target/plain.wasm"
-  echo "weval gate guest built: $guest_target/plain.wasm"
-elif [ "$check" = 1 ]; then
-  if ! cmp -s "$built" "$artifact"; then
-    echo "build.sh: the committed guest $artifact differs from a fresh build:" >&2
-    sha256sum "$built" "$artifact" >&2 || true
-    echo "          run guest-lua/build.sh and commit the result." >&2
-    exit 1
-  fi
-  echo "guest artifact verified: $(sha256sum "$artifact" | cut -c1-16) ($(wc -c <"$artifact") bytes)"
-else
-  mkdir -p "$(dirname "$artifact")"
-  cp "$built" "$artifact"
-  echo "guest built: $artifact ($(wc -c <"$artifact") bytes, sha256 $(sha256sum "$artifact" | cut -c1-16))"
-fi
+install_artifact "$built" "$artifact"

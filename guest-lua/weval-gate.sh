@@ -57,14 +57,17 @@ if [ ! -x "$weval" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 
-bash "$root/guest-lua/build.sh" --weval-gate "$weval_src"
+# The variant is built with the guest (guest-lua/build.sh) and committed.
+variant="$root/host/guest/moonbox_guest_weval.wasm"
+mkdir -p "$out"
+cargo build --quiet --locked --manifest-path "$root/Cargo.toml" -p guest-snapshot
+"$root/target/debug/guest-snapshot" "$variant" "$out/plain.wasm"
 
 # The per-mod step: snapshot with the mod's requests, then weval.
 mod="$root/benches/weval_gate.lua"
 seconds() { awk "BEGIN { printf \"%.2f\", $2 - $1 }"; }
-cargo build --quiet --locked --manifest-path "$root/Cargo.toml" -p guest-snapshot
 t0=$(date +%s.%N)
-"$root/target/debug/guest-snapshot" "$out/wasm32-wasip2/release/moonbox_guest.wasm" \
+"$root/target/debug/guest-snapshot" "$variant" \
   "$out/requests.wasm" --specialise "$mod"
 t1=$(date +%s.%N)
 "$weval" weval -i "$out/requests.wasm" -o "$out/weval.wasm"
@@ -80,14 +83,14 @@ mkdir -p "$out/suite"
 for program in "$root"/benches/lua/*.lua; do
   name=$(basename "$program" .lua)
   t0=$(date +%s.%N)
-  "$root/target/debug/guest-snapshot" "$out/wasm32-wasip2/release/moonbox_guest.wasm" \
+  "$root/target/debug/guest-snapshot" "$variant" \
     "$out/suite/$name.requests.wasm" --specialise "$program" 2>/dev/null
   t1=$(date +%s.%N)
   "$weval" weval -i "$out/suite/$name.requests.wasm" -o "$out/suite/$name.wasm"
   t2=$(date +%s.%N)
   echo "suite/$name: $(wc -l <"$program") lines, snapshot $(seconds "$t0" "$t1") s, weval $(seconds "$t1" "$t2") s"
 done
-"$root/target/debug/guest-snapshot" "$out/wasm32-wasip2/release/moonbox_guest.wasm" \
+"$root/target/debug/guest-snapshot" "$variant" \
   "$out/suite.requests.wasm" --specialise "$root"/benches/lua/*.lua
 "$weval" weval -i "$out/suite.requests.wasm" -o "$out/suite.wasm"
 echo "suite: $out/suite.wasm ($(wc -c <"$out/suite.wasm") bytes)"
@@ -102,7 +105,7 @@ while IFS= read -r file; do
   { echo "local function chunk$i(...)"; cat "$file"; echo; echo "end"; } >>"$big"
 done < <(cd "$root" && git ls-files '*.lua' | sort)
 t0=$(date +%s.%N)
-"$root/target/debug/guest-snapshot" "$out/wasm32-wasip2/release/moonbox_guest.wasm" \
+"$root/target/debug/guest-snapshot" "$variant" \
   "$out/mod1000.requests.wasm" --specialise "$big"
 t1=$(date +%s.%N)
 "$weval" weval -i "$out/mod1000.requests.wasm" -o "$out/mod1000.wasm"

@@ -16,20 +16,20 @@ mod errors;
 mod limits;
 mod profiler;
 mod snapshot;
+#[cfg(feature = "weval")]
+mod specialise;
 mod tasks;
 mod value;
-#[cfg(feature = "weval-gate")]
-mod weval_gate;
 mod world_api;
 mod world_calls;
 mod world_query;
 
-#[cfg(not(feature = "weval-gate"))]
+#[cfg(not(feature = "weval"))]
 wit_bindgen::generate!({
     path: "../wit",
     world: "sandbox-build",
 });
-#[cfg(feature = "weval-gate")]
+#[cfg(feature = "weval")]
 wit_bindgen::generate!({
     path: "../wit",
     world: "sandbox-weval",
@@ -64,12 +64,12 @@ impl Guest for Component {
         }
     }
 
-    #[cfg(feature = "weval-gate")]
+    #[cfg(feature = "weval")]
     fn specialise(chunks: Vec<(String, Vec<u8>)>) -> Result<u32, String> {
         let lua = PREPARED
             .take()
             .ok_or("specialise runs on the prepared state, before any sandbox")?;
-        let made = weval_gate::request(&lua, &chunks);
+        let made = specialise::request(&lua, &chunks);
         PREPARED.set(Some(lua));
         made
     }

@@ -76,6 +76,7 @@ pub use runtime::limits::{
     DEFAULT_WALL_CLOCK, Limits, MIN_HARD_MEMORY, MIN_MEMORY,
 };
 pub use runtime::meter::{HOST_FUEL_PRICES, HostFuelPrices};
+pub use runtime::pre_init::pre_initialise;
 pub use runtime::profile::{
     FunctionCost, MAX_LABEL_LEN, MAX_LABELS, MAX_STACK_DEPTH, MAX_STACKS, PROFILE_PERIOD,
     PROFILER_FRAME, Profile,

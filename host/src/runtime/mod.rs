@@ -13,6 +13,7 @@ pub(crate) mod guest;
 mod limiter;
 pub(crate) mod limits;
 pub(crate) mod meter;
+pub(crate) mod pre_init;
 pub(crate) mod profile;
 pub(crate) mod sandbox;
 pub(crate) mod store;

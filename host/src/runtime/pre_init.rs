@@ -1,0 +1,163 @@
+//! Pre-initialising a guest component, Wizer-style: run its
+//! `wizer-initialize` export once (a Lua state with the safe library and the
+//! prelude, see `guest-lua/src/lib.rs`) and keep the memory it leaves, so a
+//! sandbox starts from that image instead of building the state again.
+//!
+//! The build runs this on the guest (`tools/guest-snapshot`). For a guest
+//! specialised for a mod ([`super::specialise`]) it runs on the weval
+//! variant, which then also compiles the mod's chunks and requests weval's
+//! specialisation of their functions in the same snapshot.
+//!
+//! The output depends only on the inputs: the initialisation calls no import
+//! (every import traps here), and the guest's Lua is deterministic.
+
+use std::pin::pin;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use wasmtime::component::{Component, Instance, Lift, Linker, WasmList};
+use wasmtime::error::Context as _;
+use wasmtime::{Config, Engine, Error, Result, Store, bail};
+use wasmtime_wizer::{ComponentInstanceState, Wizer};
+
+/// The component `wasm` after its `wizer-initialize` export has run and,
+/// when `chunks` is given (the weval variant only), its `specialise` export
+/// on them. Returns the component and the number of specialisation requests
+/// made.
+///
+/// # Errors
+/// If `wasm` is not a guest built for this, or a chunk does not compile
+/// (the error then names it).
+#[doc(hidden)]
+pub fn pre_initialise(wasm: &[u8], chunks: Option<&[(String, Vec<u8>)]>) -> Result<(Vec<u8>, u32)> {
+    let mut wizer = Wizer::new();
+    // Wizer 48 removes the init function from the core module but not the
+    // component's export of it, which then fails to validate; it stays, and
+    // the host's world (`sandbox`) does not import it.
+    wizer.keep_init_func(true);
+    let (context, instrumented) = wizer
+        .instrument_component(wasm)
+        .context("instrumenting the guest")?;
+
+    let mut config = Config::new();
+    config.wasm_exceptions(true); // Lua's setjmp/longjmp
+    let engine = Engine::new(&config)?;
+    let component =
+        Component::new(&engine, &instrumented).context("compiling the instrumented guest")?;
+    let mut linker = Linker::<()>::new(&engine);
+    // The initialisation must not reach the host: state the host keeps for an
+    // instance (WASI streams, resources) would not be in the snapshot.
+    linker.define_unknown_imports_as_traps(&component)?;
+    let mut store = Store::new(&engine, ());
+    let instance = linker
+        .instantiate(&mut store, &component)
+        .context("instantiating the guest")?;
+    instance
+        .get_typed_func::<(), ()>(&mut store, wizer.get_init_func())
+        .and_then(|init| init.call(&mut store, ()))
+        .context("running the guest's wizer-initialize")?;
+    let requests = match chunks {
+        None => 0,
+        Some(chunks) => instance
+            .get_typed_func::<(&[(String, Vec<u8>)],), (Result<u32, String>,)>(
+                &mut store,
+                "specialise",
+            )
+            .and_then(|specialise| specialise.call(&mut store, (chunks,)))
+            .context("running the guest's specialise")?
+            .0
+            .map_err(|message| wasmtime::format_err!("{message}"))?,
+    };
+
+    let mut state = Snapshotting {
+        store,
+        instance,
+        error: None,
+    };
+    let snapshot = block_on(wizer.snapshot_component(&context, &mut state))?
+        .context("snapshotting the guest")?;
+    if let Some(error) = state.error {
+        return Err(error.context("reading the guest's state"));
+    }
+    Ok((snapshot, requests))
+}
+
+/// Reads the instrumented guest's state through the accessors Wizer added.
+struct Snapshotting {
+    store: Store<()>,
+    instance: Instance,
+    /// The first failed read; the trait's methods cannot return errors.
+    error: Option<Error>,
+}
+
+impl Snapshotting {
+    fn call<R: Lift + Send + Sync + 'static>(&mut self, instance: &str, func: &str) -> Option<R> {
+        let result = (|| {
+            let (_, exported) = self
+                .instance
+                .get_export(&mut self.store, None, instance)
+                .with_context(|| format!("no export {instance}"))?;
+            let (_, func_index) = self
+                .instance
+                .get_export(&mut self.store, Some(&exported), func)
+                .with_context(|| format!("no export {instance}#{func}"))?;
+            let typed = self
+                .instance
+                .get_typed_func::<(), (R,)>(&mut self.store, func_index)?;
+            let (value,) = typed.call(&mut self.store, ())?;
+            Ok::<_, Error>(value)
+        })();
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+}
+
+impl ComponentInstanceState for Snapshotting {
+    async fn call_func_ret_list_u8(
+        &mut self,
+        instance: &str,
+        func: &str,
+        contents: impl FnOnce(&[u8]) + Send,
+    ) {
+        match self.call::<WasmList<u8>>(instance, func) {
+            Some(list) => contents(list.as_le_slice(&self.store)),
+            None => contents(&[]),
+        }
+    }
+
+    async fn call_func_ret_s32(&mut self, instance: &str, func: &str) -> i32 {
+        self.call(instance, func).unwrap_or_default()
+    }
+
+    async fn call_func_ret_s64(&mut self, instance: &str, func: &str) -> i64 {
+        self.call(instance, func).unwrap_or_default()
+    }
+
+    async fn call_func_ret_f32(&mut self, instance: &str, func: &str) -> u32 {
+        self.call::<f32>(instance, func)
+            .unwrap_or_default()
+            .to_bits()
+    }
+
+    async fn call_func_ret_f64(&mut self, instance: &str, func: &str) -> u64 {
+        self.call::<f64>(instance, func)
+            .unwrap_or_default()
+            .to_bits()
+    }
+}
+
+/// Drives a future that never waits: every call above completes at once.
+fn block_on<F: Future>(future: F) -> Result<F::Output> {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut TaskContext::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => bail!("snapshotting waited on something; it should not"),
+    }
+}

@@ -82,6 +82,7 @@ pub use runtime::profile::{
     PROFILER_FRAME, Profile,
 };
 pub use runtime::sandbox::{MAX_TEXT_LEN, Sandbox, SandboxConfig, SandboxSnapshot};
+pub use runtime::specialise::{MAX_SPECIALISED_SOURCE, SpecialiseError, WEVAL_TIMEOUT};
 pub use snapshot::{MAX_SNAPSHOT_BYTES, SNAPSHOT_FORMAT_VERSION, Snapshot, SnapshotError};
 pub use system::{
     EventError, Handover, MAX_EVENT_DEPTH, MAX_PENDING_EVENT_BYTES, Outcome, ScriptSystem,

@@ -35,6 +35,7 @@ mod security;
 mod semantics;
 mod sim_snapshots;
 mod snapshots;
+mod specialise;
 mod support;
 mod tasks;
 mod value_shapes;

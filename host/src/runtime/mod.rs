@@ -16,6 +16,7 @@ pub(crate) mod meter;
 pub(crate) mod pre_init;
 pub(crate) mod profile;
 pub(crate) mod sandbox;
+pub(crate) mod specialise;
 pub(crate) mod store;
 pub(crate) mod trap;
 mod wasi;

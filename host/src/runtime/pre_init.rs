@@ -19,6 +19,8 @@ use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, Error, Result, Store, bail};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
+use super::specialise::SpecialiseError;
+
 /// The component `wasm` after its `wizer-initialize` export has run and,
 /// when `chunks` is given (the weval variant only), its `specialise` export
 /// on them. Returns the component and the number of specialisation requests
@@ -29,6 +31,44 @@ use wasmtime_wizer::{ComponentInstanceState, Wizer};
 /// (the error then names it).
 #[doc(hidden)]
 pub fn pre_initialise(wasm: &[u8], chunks: Option<&[(String, Vec<u8>)]>) -> Result<(Vec<u8>, u32)> {
+    run(wasm, chunks).map_err(|e| match e {
+        Failure::Chunk(message) => wasmtime::format_err!("{message}"),
+        Failure::Wasm(e) => e,
+    })
+}
+
+/// The weval variant `wasm`, pre-initialised, with the specialisation of
+/// `chunks`' functions requested.
+pub(crate) fn with_requests(
+    wasm: &[u8],
+    chunks: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, SpecialiseError> {
+    match run(wasm, Some(chunks)) {
+        Ok((snapshot, _)) => Ok(snapshot),
+        Err(Failure::Chunk(message)) => Err(SpecialiseError::Chunk { message }),
+        Err(Failure::Wasm(e)) => Err(SpecialiseError::Build {
+            message: format!("{e:#}"),
+        }),
+    }
+}
+
+/// What stopped a pre-initialisation.
+enum Failure {
+    /// A chunk did not compile: `name: error`, from the guest.
+    Chunk(String),
+    Wasm(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Self::Wasm(e)
+    }
+}
+
+fn run(
+    wasm: &[u8],
+    chunks: Option<&[(String, Vec<u8>)]>,
+) -> std::result::Result<(Vec<u8>, u32), Failure> {
     let mut wizer = Wizer::new();
     // Wizer 48 removes the init function from the core module but not the
     // component's export of it, which then fails to validate; it stays, and
@@ -46,6 +86,12 @@ pub fn pre_initialise(wasm: &[u8], chunks: Option<&[(String, Vec<u8>)]>) -> Resu
     let mut linker = Linker::<()>::new(&engine);
     // The initialisation must not reach the host: state the host keeps for an
     // instance (WASI streams, resources) would not be in the snapshot.
+    // Except two that only charge fuel, which a snapshot does not count: a
+    // Lua error in a chunk unwinds (`meter.unwinding`), and large copies
+    // report themselves (`meter.copying`).
+    let mut meter = linker.instance("moonbox:sandbox/meter@0.1.0")?;
+    meter.func_wrap("unwinding", |_, (): ()| Ok(()))?;
+    meter.func_wrap("copying", |_, (_,): (u64,)| Ok(()))?;
     linker.define_unknown_imports_as_traps(&component)?;
     let mut store = Store::new(&engine, ());
     let instance = linker
@@ -65,7 +111,7 @@ pub fn pre_initialise(wasm: &[u8], chunks: Option<&[(String, Vec<u8>)]>) -> Resu
             .and_then(|specialise| specialise.call(&mut store, (chunks,)))
             .context("running the guest's specialise")?
             .0
-            .map_err(|message| wasmtime::format_err!("{message}"))?,
+            .map_err(Failure::Chunk)?,
     };
 
     let mut state = Snapshotting {
@@ -76,7 +122,7 @@ pub fn pre_initialise(wasm: &[u8], chunks: Option<&[(String, Vec<u8>)]>) -> Resu
     let snapshot = block_on(wizer.snapshot_component(&context, &mut state))?
         .context("snapshotting the guest")?;
     if let Some(error) = state.error {
-        return Err(error.context("reading the guest's state"));
+        return Err(error.context("reading the guest's state").into());
     }
     Ok((snapshot, requests))
 }

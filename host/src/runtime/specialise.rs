@@ -1,0 +1,149 @@
+//! Guests specialised for a mod with weval (issue 18; BENCHMARKS.md,
+//! "Specialised mods"): the interpreter's loop, partially evaluated over
+//! the bytecode of the mod's functions.
+//!
+//! The steps, all functions of their inputs:
+//! 1. the weval variant of the guest (built and committed with the guest)
+//!    is pre-initialised, then compiles the mod's chunks without running
+//!    them and requests the specialisation of every function in them
+//!    ([`super::pre_init::pre_initialise`]);
+//! 2. weval (an external executable: `guest-lua/weval-gate.sh` builds the
+//!    pinned, patched one) reads the requests in that snapshot and appends
+//!    the specialised functions;
+//! 3. the result is compiled as an engine's guest.
+//!
+//! A sandbox of that engine loads the mod as usual. The requests are keyed
+//! by bytecode, so each function whose code was requested runs specialised,
+//! whenever and however it is loaded; every other function runs on the
+//! generic interpreter. Results are those of the built-in guest; fuel is
+//! lower where specialised code runs, and the same on every run.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The weval variant: the guest with weval's intrinsics in its Lua VM and
+/// the `specialise` export, not pre-initialised (`guest-lua/build.sh`).
+pub(crate) const WEVAL_VARIANT: &[u8] = include_bytes!("../../guest/moonbox_guest_weval.wasm");
+
+/// Most source bytes, all chunks together, that one specialisation takes:
+/// weval's time grows with the bytecode (0.8 s for 36 KB of Lua on 2
+/// cores), so a mod cannot make it unbounded.
+pub const MAX_SPECIALISED_SOURCE: usize = 128 * 1024;
+
+/// Longest weval may run before it is stopped.
+pub const WEVAL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Most bytes of weval's error output kept in [`SpecialiseError::Weval`].
+const WEVAL_MESSAGE_BYTES: usize = 2048;
+
+/// Why a guest specialised for a mod could not be made. The engine that was
+/// asked is unchanged and still runs the mod generically.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecialiseError {
+    /// The chunks are larger than [`MAX_SPECIALISED_SOURCE`].
+    #[error("{bytes} bytes of Lua is more than one specialisation takes ({max})")]
+    TooLarge {
+        /// Source bytes of all chunks.
+        bytes: usize,
+        /// [`MAX_SPECIALISED_SOURCE`].
+        max: usize,
+    },
+    /// A chunk does not compile; `message` names it and gives Lua's error.
+    #[error("cannot specialise {message}")]
+    Chunk {
+        /// `name: error`.
+        message: String,
+    },
+    /// weval could not be started, failed or ran out of time.
+    #[error("weval ({program}): {message}")]
+    Weval {
+        /// The executable that was run.
+        program: PathBuf,
+        /// What went wrong, with the end of its error output.
+        message: String,
+    },
+    /// Pre-initialising the variant or compiling the result failed.
+    #[error("building the specialised guest: {message}")]
+    Build {
+        /// What failed.
+        message: String,
+    },
+}
+
+/// The weval variant specialised for `chunks` (name, Lua source), by the
+/// weval executable at `weval`: the component's bytes.
+pub(crate) fn specialised_component(
+    weval: &Path,
+    chunks: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, SpecialiseError> {
+    let bytes = chunks.iter().map(|(_, source)| source.len()).sum();
+    if bytes > MAX_SPECIALISED_SOURCE {
+        return Err(SpecialiseError::TooLarge {
+            bytes,
+            max: MAX_SPECIALISED_SOURCE,
+        });
+    }
+    let requests = super::pre_init::with_requests(WEVAL_VARIANT, chunks)?;
+    run_weval(weval, &requests)
+}
+
+/// Runs `weval weval -i IN -o OUT` on `input` in a private temporary folder.
+fn run_weval(program: &Path, input: &[u8]) -> Result<Vec<u8>, SpecialiseError> {
+    let fail = |message: String| SpecialiseError::Weval {
+        program: program.to_path_buf(),
+        message,
+    };
+    let folder = tempfile::tempdir().map_err(|e| fail(format!("temporary folder: {e}")))?;
+    let (input_path, output_path) = (
+        folder.path().join("in.wasm"),
+        folder.path().join("out.wasm"),
+    );
+    std::fs::write(&input_path, input).map_err(|e| fail(format!("writing its input: {e}")))?;
+    let mut child = Command::new(program)
+        .arg("weval")
+        .arg("-i")
+        .arg(&input_path)
+        .arg("-o")
+        .arg(&output_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("cannot start it: {e}")))?;
+    // weval's error output is small; read it on a thread so a full pipe
+    // cannot stall it while we wait.
+    let mut stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        if let Some(stderr) = stderr.as_mut() {
+            let _ = stderr.take(1 << 20).read_to_end(&mut text);
+        }
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < WEVAL_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!("stopped after {} s", WEVAL_TIMEOUT.as_secs())));
+            }
+            Err(e) => return Err(fail(format!("waiting for it: {e}"))),
+        }
+    };
+    let errors = reader.join().unwrap_or_default();
+    if !status.success() {
+        let text = String::from_utf8_lossy(&errors);
+        let start = text.len().saturating_sub(WEVAL_MESSAGE_BYTES);
+        let tail = text.get(start..).unwrap_or(&text).trim();
+        return Err(fail(format!("{status}: {tail}")));
+    }
+    std::fs::read(&output_path).map_err(|e| fail(format!("reading its output: {e}")))
+}

@@ -1,6 +1,6 @@
-//! The weval variant (issue 18; built only by `guest-lua/weval-gate.sh`):
+//! The weval variant (issue 18; the `weval` feature, built with the guest):
 //! requests weval's specialisation of a mod's functions, made in a snapshot
-//! of the prepared state. The requests are keyed by bytecode (`lvm.c`), so a
+//! of the prepared state (the host's `ScriptEngine::specialised`). The requests are keyed by bytecode (`lvm.c`), so a
 //! sandbox of the specialised guest runs those functions specialised when
 //! it loads the mod, like any other guest.
 

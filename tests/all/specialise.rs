@@ -229,3 +229,69 @@ fn a_missing_or_failing_weval_is_reported() {
         "{error:?}"
     );
 }
+
+/// The demo's inputs for `ticks` ticks.
+fn demo_inputs(ticks: u64) -> moonbox::ReplayInputs {
+    let registry = moonbox::demo::registry().unwrap();
+    moonbox::ReplayInputs::demo(&registry, 3, ticks, 0.05).unwrap()
+}
+
+/// Runs `inputs` on `engine`: every tick's record.
+fn run_demo(engine: &ScriptEngine, inputs: &moonbox::ReplayInputs) -> Vec<moonbox::TickRecord> {
+    let registry = std::sync::Arc::new(moonbox::demo::registry().unwrap());
+    let mut sim = moonbox::Simulation::new(engine, registry, inputs).unwrap();
+    let mut ticks = vec![sim.start().unwrap()];
+    while !sim.is_done() {
+        ticks.push(sim.step(true).unwrap());
+    }
+    assert!(
+        sim.manager()
+            .mods()
+            .all(|m| m.is_specialised() == engine.specialises())
+    );
+    ticks
+}
+
+#[test]
+fn a_specialising_engine_runs_every_mod_specialised_and_replays_say_so() {
+    let Some(weval) = weval() else { return };
+    let specialising = ScriptEngine::with_config(&moonbox::EngineConfig {
+        weval: Some(weval),
+        ..moonbox::EngineConfig::default()
+    })
+    .unwrap();
+    let generic = demo_inputs(20);
+    let mut specialised = generic.clone();
+    specialised.specialised = true;
+
+    let slow = run_demo(engine(), &generic);
+    let fast = run_demo(&specialising, &specialised);
+    for (slow, fast) in slow.iter().zip(&fast) {
+        assert_eq!(fast.world_hash, slow.world_hash, "tick {}", fast.tick);
+        assert_eq!(fast.disabled, slow.disabled, "tick {}", fast.tick);
+    }
+    let total = |ticks: &[moonbox::TickRecord], name: &str| -> u64 {
+        ticks.iter().filter_map(|t| t.fuel.get(name)).sum()
+    };
+    assert!(total(&fast, "movement") < total(&slow, "movement"));
+    assert_eq!(
+        run_demo(&specialising, &specialised),
+        fast,
+        "bit-identical again"
+    );
+
+    // A run replays only on an engine that specialises as it did.
+    let registry = || std::sync::Arc::new(moonbox::demo::registry().unwrap());
+    let refused =
+        |engine: &ScriptEngine, inputs: &moonbox::ReplayInputs| match moonbox::Simulation::new(
+            engine,
+            registry(),
+            inputs,
+        ) {
+            Err(moonbox::ReplayError::Inputs { message }) => message,
+            Err(other) => panic!("expected an inputs error, got {other}"),
+            Ok(_) => panic!("expected an inputs error"),
+        };
+    assert!(refused(engine(), &specialised).contains("specialised its mods"));
+    assert!(refused(&specialising, &generic).contains("did not specialise"));
+}

@@ -61,4 +61,16 @@ pub enum LoadError {
         /// The script's error.
         error: ScriptError,
     },
+    /// The engine specialises mods ([`crate::EngineConfig::weval`]) and
+    /// could not specialise this one: weval is missing or failed, or the
+    /// result did not compile. Never a fallback to the built-in guest, which
+    /// would change the mod's fuel with the machine.
+    #[error("mod '{name}': {error}")]
+    Specialise {
+        /// The mod.
+        name: String,
+        /// What failed.
+        #[source]
+        error: crate::SpecialiseError,
+    },
 }

@@ -70,6 +70,9 @@ pub struct LoadedMod {
     granted: Arc<Permissions>,
     limits: Limits,
     config: Arc<[u8]>,
+    /// The engine its sandbox runs on: the manager's, or one specialised
+    /// for its sources ([`crate::EngineConfig::weval`]).
+    engine: ScriptEngine,
     sandbox: Sandbox,
     status: ModStatus,
     /// This incarnation's calls and fuel (its sandbox knows its memory peak).
@@ -116,6 +119,11 @@ impl LoadedMod {
     /// Whether it runs.
     pub fn status(&self) -> &ModStatus {
         &self.status
+    }
+    /// Whether it runs on a guest specialised for its sources
+    /// ([`crate::EngineConfig::weval`]).
+    pub fn is_specialised(&self) -> bool {
+        self.engine.is_specialised()
     }
     /// Whether it is active.
     pub fn is_active(&self) -> bool {
@@ -457,8 +465,19 @@ impl ScriptManager {
             name: name.clone(),
             error,
         };
-        let mut sandbox = self
+        let chunks: Vec<(String, Vec<u8>)> = source
+            .files
+            .iter()
+            .map(|(path, text)| (path.clone(), text.clone()))
+            .collect();
+        let engine = self
             .engine
+            .for_sources(&chunks)
+            .map_err(|error| LoadError::Specialise {
+                name: name.clone(),
+                error,
+            })?;
+        let mut sandbox = engine
             .sandbox(&self.sandbox_config(&limits, &name))
             .map_err(script)?;
         for (path, text) in &source.files {
@@ -479,6 +498,7 @@ impl ScriptManager {
             granted: Arc::new(granted),
             limits,
             config: config.into(),
+            engine,
             sandbox,
             status: ModStatus::Active,
             stats: ModStats::default(),
@@ -606,7 +626,7 @@ impl ScriptManager {
                 ));
             }
             let config = self.sandbox_config(&loaded.limits, &state.name);
-            let ready = self
+            let ready = loaded
                 .engine
                 .prepare_restore(&config, &state.sandbox)
                 .map_err(|error| match error {
@@ -625,7 +645,7 @@ impl ScriptManager {
                 // In place when it can (a rollback: no new instance), else
                 // in a new sandbox.
                 if !loaded.sandbox.apply_in_place(&ready).unwrap_or(false) {
-                    loaded.sandbox = self.engine.restore_prepared(&config, &ready)?;
+                    loaded.sandbox = loaded.engine.restore_prepared(&config, &ready)?;
                 }
                 loaded.status = match &state.disabled {
                     None => ModStatus::Active,

@@ -40,6 +40,11 @@ pub struct Inputs {
     /// registry (for `moonbox`, the demo's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<String>,
+    /// The mods ran on guests specialised for them
+    /// ([`crate::EngineConfig::weval`]), which changes their fuel: the run
+    /// replays only on an engine that specialises too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub specialised: bool,
 }
 
 /// A world as world-file JSON text, kept unparsed: a large world is never

@@ -124,6 +124,19 @@ impl Simulation {
                 message: "dt must be a finite number".into(),
             });
         }
+        if inputs.specialised != engine.specialises() {
+            return Err(ReplayError::Inputs {
+                message: if inputs.specialised {
+                    "the run specialised its mods with weval; replay it on an engine \
+                     that does too (EngineConfig::weval, moonbox --weval)"
+                        .into()
+                } else {
+                    "the run did not specialise its mods; replay it on an engine \
+                     that does not (no EngineConfig::weval, no moonbox --weval)"
+                        .into()
+                },
+            });
+        }
         let world = world_from_json(inputs.world.as_text(), &registry)
             .map_err(|error| ReplayError::World { error })?;
         let policy = Policy::allow_all(&registry);
@@ -387,6 +400,7 @@ impl Inputs {
             events: Vec::new(),
             start: None,
             components: None,
+            specialised: false,
         })
     }
 }

@@ -63,6 +63,15 @@ pub struct EngineConfig {
     /// nor restored ([`crate::SnapshotError::Profiling`]). The profile is
     /// deterministic: the same inputs give the same profile.
     pub profile: bool,
+    /// Specialise every mod's guest with the weval executable at this path
+    /// (`scripts/build-weval` builds the pinned one): see
+    /// [`ScriptEngine::specialised`]. A mod then runs faster and on less
+    /// fuel, with the same results, and takes seconds more to load. Default:
+    /// `None` (every mod runs on the built-in guest). Replays record whether
+    /// their run specialised, and replay only on an engine that does the
+    /// same. A mod whose source is too large or does not compile runs on
+    /// the built-in guest, which reports its errors as usual.
+    pub weval: Option<PathBuf>,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +82,7 @@ impl Default for EngineConfig {
             wall_clock_backstop: false,
             cache: None,
             profile: false,
+            weval: None,
         }
     }
 }
@@ -131,6 +141,8 @@ pub struct ScriptEngine {
 
 struct EngineInner {
     config: EngineConfig,
+    /// Its guest was specialised for a mod ([`ScriptEngine::specialised`]).
+    specialised: bool,
     guest: Arc<Guest>,
     cache: CacheOutcome,
     _ticker: Option<EpochTicker>,
@@ -164,7 +176,7 @@ impl ScriptEngine {
     /// # Errors
     /// [`ScriptError::Host`] if wasmtime cannot be configured or the guest does not compile.
     pub fn with_config(config: &EngineConfig) -> Result<Self, ScriptError> {
-        Self::build(config, None)
+        Self::build(config, None, false)
     }
 
     /// An engine running another build of the guest component: for
@@ -179,7 +191,7 @@ impl ScriptEngine {
         config: &EngineConfig,
         component: &[u8],
     ) -> Result<Self, ScriptError> {
-        Self::build(config, Some(component))
+        Self::build(config, Some(component), false)
     }
 
     /// An engine with this one's settings whose guest is specialised for a
@@ -217,12 +229,52 @@ impl ScriptEngine {
         chunks: &[(String, Vec<u8>)],
     ) -> Result<Self, SpecialiseError> {
         let component = specialise::specialised_component(weval, chunks)?;
-        Self::build(&self.inner.config, Some(&component)).map_err(|e| SpecialiseError::Build {
-            message: e.to_string(),
+        Self::build(&self.inner.config, Some(&component), true).map_err(|e| {
+            SpecialiseError::Build {
+                message: e.to_string(),
+            }
         })
     }
 
-    fn build(config: &EngineConfig, variant: Option<&[u8]>) -> Result<Self, ScriptError> {
+    /// The engine to run these sources (name, Lua source) on: this one, or
+    /// with [`EngineConfig::weval`] set, one specialised for them
+    /// ([`ScriptEngine::specialised`]). Sources too large to specialise or
+    /// that do not compile get this one, which reports their errors as
+    /// usual: which engine runs them depends only on the sources and the
+    /// configuration. [`crate::ScriptManager`] asks this for every mod.
+    ///
+    /// # Errors
+    /// [`SpecialiseError::Weval`] and [`SpecialiseError::Build`]: weval is
+    /// missing or failed, or its result did not compile.
+    pub fn for_sources(&self, chunks: &[(String, Vec<u8>)]) -> Result<Self, SpecialiseError> {
+        let Some(weval) = &self.inner.config.weval else {
+            return Ok(self.clone());
+        };
+        match self.specialised(weval, chunks) {
+            Ok(engine) => Ok(engine),
+            Err(SpecialiseError::TooLarge { .. } | SpecialiseError::Chunk { .. }) => {
+                Ok(self.clone())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether mods on this engine are specialised ([`EngineConfig::weval`]).
+    pub fn specialises(&self) -> bool {
+        self.inner.config.weval.is_some()
+    }
+
+    /// Whether this engine's guest is specialised for a mod.
+    pub fn is_specialised(&self) -> bool {
+        self.inner.specialised
+    }
+
+    /// `specialised`: `variant` is a guest specialised for a mod.
+    fn build(
+        config: &EngineConfig,
+        variant: Option<&[u8]>,
+        specialised: bool,
+    ) -> Result<Self, ScriptError> {
         let engine = Engine::new(&wasmtime_config(config))
             .map_err(|e| ScriptError::host("configuring wasmtime", &e))?;
         let (component, cache) = match (variant, &config.cache) {
@@ -255,6 +307,7 @@ impl ScriptEngine {
         Ok(Self {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
+                specialised,
                 guest: Arc::new(Guest::new(
                     engine,
                     pre,

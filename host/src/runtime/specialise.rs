@@ -40,7 +40,7 @@ const WEVAL_MESSAGE_BYTES: usize = 2048;
 
 /// Why a guest specialised for a mod could not be made. The engine that was
 /// asked is unchanged and still runs the mod generically.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpecialiseError {
     /// The chunks are larger than [`MAX_SPECIALISED_SOURCE`].

@@ -18,6 +18,23 @@ pub struct Cli {
     /// cache (the platform's cache folder, or MOONBOX_CACHE), and store nothing.
     #[arg(long, global = true)]
     pub no_cache: bool,
+
+    /// Specialise each mod (for run: the script) with the weval executable
+    /// at PATH (scripts/build-weval builds the pinned one): faster, less
+    /// fuel, same results; loading takes seconds more. Recorded runs replay
+    /// only with it too.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub weval: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The settings of the engine every command uses.
+    pub fn engine_options(&self) -> crate::engine::Options {
+        crate::engine::Options {
+            no_cache: self.no_cache,
+            weval: self.weval.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,15 +7,24 @@ use moonbox::{CacheOutcome, EngineConfig, ScriptEngine, ScriptError, terminal_sa
 /// The environment variable that moves the compiled-guest cache.
 const CACHE_VAR: &str = "MOONBOX_CACHE";
 
+/// The global options that shape the engine (`--no-cache`, `--weval`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub no_cache: bool,
+    pub weval: Option<PathBuf>,
+}
+
 /// An engine that loads the compiled guest from the cache folder
 /// (`MOONBOX_CACHE`, else the platform's cache folder + `moonbox`) unless
-/// `no_cache`, and profiles its sandboxes if `profile`. A cache that cannot
-/// be used is noted on stderr; the command runs on with a compiled guest.
-pub fn engine(no_cache: bool, profile: bool) -> Result<ScriptEngine, ScriptError> {
-    let cache = (!no_cache).then(cache_folder).flatten();
+/// `no_cache`, specialises mods with `weval` if given, and profiles its
+/// sandboxes if `profile`. A cache that cannot be used is noted on stderr;
+/// the command runs on with a compiled guest.
+pub fn engine(options: &Options, profile: bool) -> Result<ScriptEngine, ScriptError> {
+    let cache = (!options.no_cache).then(cache_folder).flatten();
     let engine = ScriptEngine::with_config(&EngineConfig {
         cache,
         profile,
+        weval: options.weval.clone(),
         ..EngineConfig::default()
     })?;
     let problem = match engine.cache_outcome() {

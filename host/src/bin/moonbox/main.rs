@@ -56,11 +56,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let options = cli.engine_options();
     let code = match cli.command {
-        Command::Run(args) => run::run(&args, cli.no_cache),
-        Command::Sim(args) => sim::sim(&args, cli.no_cache),
+        Command::Run(args) => run::run(&args, &options),
+        Command::Sim(args) => sim::sim(&args, &options),
         Command::Types(args) => types::types(&args),
-        Command::Replay(args) => replay::replay(&args, cli.no_cache),
+        Command::Replay(args) => replay::replay(&args, &options),
     };
     ExitCode::from(code)
 }

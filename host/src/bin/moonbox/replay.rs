@@ -9,8 +9,8 @@ use moonbox::{ReplayFile, ReplayReport, replay as run_replay};
 use crate::args::ReplayArgs;
 use crate::exit;
 
-pub fn replay(args: &ReplayArgs, no_cache: bool) -> u8 {
-    match check(args, no_cache) {
+pub fn replay(args: &ReplayArgs, options: &crate::engine::Options) -> u8 {
+    match check(args, options) {
         Ok(report) => {
             print(&report, args.json);
             if report.identical {
@@ -29,7 +29,7 @@ pub fn replay(args: &ReplayArgs, no_cache: bool) -> u8 {
     }
 }
 
-fn check(args: &ReplayArgs, no_cache: bool) -> Result<ReplayReport> {
+fn check(args: &ReplayArgs, options: &crate::engine::Options) -> Result<ReplayReport> {
     let text = crate::read_text(&args.file, moonbox::MAX_REPLAY_FILE_BYTES, "replay file")?;
     let file = ReplayFile::from_text(&text).with_context(|| args.file.display().to_string())?;
     if file.inputs_edited() {
@@ -39,7 +39,7 @@ fn check(args: &ReplayArgs, no_cache: bool) -> Result<ReplayReport> {
         file.inputs.components.as_deref(),
         None,
     )?);
-    let engine = crate::engine::engine(no_cache, false)?;
+    let engine = crate::engine::engine(options, false)?;
     let folder = args.file.parent();
     Ok(run_replay(&engine, &registry, &file, folder)?)
 }

@@ -11,7 +11,7 @@ use crate::report::{self, Outcome};
 const CONSOLE_MAX_LINES: usize = 1_000_000;
 const CONSOLE_MAX_BYTES: usize = 256 * 1024 * 1024;
 
-pub fn run(args: &RunArgs, no_cache: bool) -> u8 {
+pub fn run(args: &RunArgs, options: &crate::engine::Options) -> u8 {
     let source = match std::fs::read(&args.script) {
         Ok(source) => source,
         Err(error) => {
@@ -35,9 +35,16 @@ pub fn run(args: &RunArgs, no_cache: bool) -> u8 {
         console_max_bytes: CONSOLE_MAX_BYTES,
     };
 
-    let engine = match crate::engine::engine(no_cache, args.profile.is_some()) {
+    let engine = match crate::engine::engine(options, args.profile.is_some()) {
         Ok(engine) => engine,
         Err(error) => return report::fatal(&error, args.json),
+    };
+    let engine = match engine.for_sources(&[(name.clone(), source.clone())]) {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("moonbox: {}", moonbox::terminal_safe(&error.to_string()));
+            return exit::USAGE;
+        }
     };
     let mut sandbox = match engine.sandbox(&config) {
         Ok(sandbox) => sandbox,

@@ -78,8 +78,8 @@ struct ModReport {
     memory_peak: u64,
 }
 
-pub fn sim(args: &SimArgs, no_cache: bool) -> u8 {
-    match simulate(args, no_cache) {
+pub fn sim(args: &SimArgs, options: &crate::engine::Options) -> u8 {
+    match simulate(args, options) {
         Ok(report) => {
             print(&report, args.json);
             exit::OK
@@ -91,7 +91,7 @@ pub fn sim(args: &SimArgs, no_cache: bool) -> u8 {
     }
 }
 
-fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
+fn simulate(args: &SimArgs, options: &crate::engine::Options) -> Result<Report> {
     if !args.dt.is_finite() || args.dt < 0.0 {
         anyhow::bail!("--dt must be a finite number of seconds >= 0");
     }
@@ -160,7 +160,8 @@ fn simulate(args: &SimArgs, no_cache: bool) -> Result<Report> {
                 .with_context(|| format!("cannot continue from snapshot {}", path.display()))?,
         );
     }
-    let engine = crate::engine::engine(no_cache, args.profile.is_some())?;
+    let engine = crate::engine::engine(options, args.profile.is_some())?;
+    inputs.specialised = engine.specialises();
     let folder = args.load.as_deref().and_then(Path::parent);
     let mut sim =
         Simulation::open(&engine, Arc::clone(&registry), &inputs, folder).with_context(|| {

@@ -124,6 +124,35 @@ fn per_mod(c: &mut Criterion) {
         })
     });
     group.finish();
+    cache_hit(c);
+}
+
+/// `ScriptEngine::specialised` for the 1,000-line mod when the compiled
+/// guest is in the cache: what loading a specialised mod costs after the
+/// first time (hashing the sources, reading and checking the entry,
+/// deserialising, linking).
+fn cache_hit(c: &mut Criterion) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let weval = root.join("target/weval-tool/target/release/weval");
+    let Ok(source) = std::fs::read(root.join("target/guest-weval/mod1000.lua")) else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let base = ScriptEngine::with_config(&EngineConfig {
+        cache: Some(folder.path().to_path_buf()),
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let chunks = [("mod1000.lua".to_owned(), source)];
+    let start = Instant::now();
+    base.specialised(&weval, &chunks).unwrap();
+    eprintln!(
+        "weval_suite: specialising mod1000 in-process (cache miss) took {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
+    c.bench_function("weval/mod1000/specialised_cache_hit", |b| {
+        b.iter(|| base.specialised(&weval, &chunks).unwrap())
+    });
 }
 
 criterion_group!(benches, per_mod, suite);

@@ -2,7 +2,9 @@
 //! so that an engine starts in milliseconds instead of compiling.
 //!
 //! An entry is named by a SHA-256 key of everything that decides the
-//! compiled code: the guest's bytes, Moonbox's and wasmtime's versions and
+//! compiled code: the guest's bytes (for a guest specialised for a mod,
+//! everything it is made from: the weval variant, the weval executable and
+//! the mod's sources), Moonbox's and wasmtime's versions and
 //! wasmtime's compatibility hash of the engine (its configuration, target
 //! and CPU features). Its file holds a magic line, the SHA-256 of the
 //! payload and the payload, wasmtime's serialized component. Loading checks
@@ -24,7 +26,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::engine::GUEST_COMPONENT;
+use super::specialise::SpecialiseError;
 
 /// The first bytes of every entry, with the format's version.
 const MAGIC: &[u8; 16] = b"moonbox-guest-1\n";
@@ -65,18 +67,43 @@ pub enum CacheOutcome {
     },
 }
 
+/// A guest to load from the cache or compile.
+pub(crate) struct Wanted<'a> {
+    /// The start of its entry's name: `guest` or `specialised`.
+    pub(crate) kind: &'static str,
+    /// SHA-256 naming the component: of its bytes, or of everything a
+    /// specialised guest is made from.
+    pub(crate) identity: [u8; 32],
+    /// The component's bytes, made only when no valid entry exists.
+    pub(crate) component: &'a dyn Fn() -> Result<Vec<u8>, SpecialiseError>,
+}
+
+/// Why a guest could be neither loaded nor compiled.
+pub(crate) enum Failure {
+    /// Its bytes could not be made.
+    Make(SpecialiseError),
+    /// wasmtime could not compile them.
+    Compile(wasmtime::Error),
+}
+
 /// The compiled guest for `engine`, from the cache folder `folder` if an
 /// entry there is valid, else compiled (and stored if the folder allows).
 pub(crate) fn load_or_compile(
     engine: &Engine,
     folder: &Path,
-) -> wasmtime::Result<(Component, CacheOutcome)> {
+    wanted: &Wanted<'_>,
+) -> Result<(Component, CacheOutcome), Failure> {
+    let bytes = || (wanted.component)().map_err(Failure::Make);
     if let Err(reason) = prepare_folder(folder) {
-        let component = Component::new(engine, GUEST_COMPONENT)?;
+        let component = Component::new(engine, bytes()?).map_err(Failure::Compile)?;
         let folder = folder.to_path_buf();
         return Ok((component, CacheOutcome::Unsafe { folder, reason }));
     }
-    let entry = folder.join(format!("guest-{}.cwasm", key(engine)));
+    let entry = folder.join(format!(
+        "{}-{}.cwasm",
+        wanted.kind,
+        key(engine, &wanted.identity)
+    ));
     let rejected = match read_entry(&entry) {
         Ok(None) => None,
         Ok(Some(payload)) => match deserialize(engine, &payload) {
@@ -85,10 +112,12 @@ pub(crate) fn load_or_compile(
         },
         Err(reason) => Some(reason),
     };
-    let payload = engine.precompile_component(GUEST_COMPONENT)?;
+    let payload = engine
+        .precompile_component(&bytes()?)
+        .map_err(Failure::Compile)?;
     let not_stored = write_entry(folder, &entry, &payload).err();
-    // Just made by this engine from the embedded guest.
-    let component = deserialize(engine, &payload)?;
+    // Just made by this engine.
+    let component = deserialize(engine, &payload).map_err(Failure::Compile)?;
     let outcome = CacheOutcome::Compiled {
         entry,
         rejected,
@@ -111,11 +140,11 @@ fn deserialize(engine: &Engine, payload: &[u8]) -> wasmtime::Result<Component> {
 }
 
 /// The entry's key: SHA-256 over what decides the compiled code, in hex.
-fn key(engine: &Engine) -> String {
+fn key(engine: &Engine, identity: &[u8; 32]) -> String {
     let mut sha = Sha256::new();
     sha.update(MAGIC);
     sha.update(env!("CARGO_PKG_VERSION").as_bytes());
-    sha.update(Sha256::digest(GUEST_COMPONENT));
+    sha.update(identity);
     engine
         .precompile_compatibility_hash()
         .hash(&mut ShaHasher(&mut sha));

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
@@ -141,11 +143,48 @@ pub struct ScriptEngine {
 
 struct EngineInner {
     config: EngineConfig,
+    /// SHA-256 of the weval executable last used, by path: hashed once per
+    /// engine, not once per mod.
+    weval_digest: specialise::WevalDigest,
     /// Its guest was specialised for a mod ([`ScriptEngine::specialised`]).
     specialised: bool,
     guest: Arc<Guest>,
     cache: CacheOutcome,
     _ticker: Option<EpochTicker>,
+}
+
+/// Where an engine's guest comes from.
+enum GuestCode<'a> {
+    /// The committed guest, embedded.
+    BuiltIn,
+    /// Another build of it (benchmarks of guest variants).
+    Variant(&'a [u8]),
+    /// A guest specialised for a mod: `identity` names it (for the cache
+    /// and for snapshots), `make` makes it when the cache has none.
+    Specialised {
+        identity: [u8; 32],
+        make: &'a dyn Fn() -> Result<Vec<u8>, SpecialiseError>,
+    },
+}
+
+/// Why an engine could not be built.
+enum Failure {
+    /// A specialised guest could not be made.
+    Make(SpecialiseError),
+    /// wasmtime could not be set up or compile the guest.
+    Compile(ScriptError),
+}
+
+impl Failure {
+    /// For the engines whose guest needs no making.
+    fn into_script_error(self) -> ScriptError {
+        match self {
+            Self::Compile(e) => e,
+            Self::Make(e) => ScriptError::Host {
+                message: e.to_string(),
+            },
+        }
+    }
 }
 
 impl std::fmt::Debug for ScriptEngine {
@@ -176,7 +215,7 @@ impl ScriptEngine {
     /// # Errors
     /// [`ScriptError::Host`] if wasmtime cannot be configured or the guest does not compile.
     pub fn with_config(config: &EngineConfig) -> Result<Self, ScriptError> {
-        Self::build(config, None, false)
+        Self::build(config, GuestCode::BuiltIn).map_err(Failure::into_script_error)
     }
 
     /// An engine running another build of the guest component: for
@@ -191,7 +230,7 @@ impl ScriptEngine {
         config: &EngineConfig,
         component: &[u8],
     ) -> Result<Self, ScriptError> {
-        Self::build(config, Some(component), false)
+        Self::build(config, GuestCode::Variant(component)).map_err(Failure::into_script_error)
     }
 
     /// An engine with this one's settings whose guest is specialised for a
@@ -202,9 +241,13 @@ impl ScriptEngine {
     /// each function whose code was specialised runs faster and on less
     /// fuel, the same fuel on every run (BENCHMARKS.md, "Specialised mods").
     ///
-    /// This takes seconds (about 2.8 s for 1,000 lines on 2 cores) and does
-    /// not use [`EngineConfig::cache`] yet. Snapshots of its sandboxes
-    /// belong to the specialised guest.
+    /// This takes seconds (about 2.8 s for 1,000 lines on 2 cores). With
+    /// [`EngineConfig::cache`], the compiled result is kept under a key of
+    /// everything it is made from (the weval variant, the weval executable's
+    /// bytes, the chunks, the versions and the engine's configuration), and
+    /// later calls load it in milliseconds: a cache hit gives exactly the
+    /// code a fresh specialisation would. Snapshots of its sandboxes belong
+    /// to the specialised guest.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -228,11 +271,21 @@ impl ScriptEngine {
         weval: &Path,
         chunks: &[(String, Vec<u8>)],
     ) -> Result<Self, SpecialiseError> {
-        let component = specialise::specialised_component(weval, chunks)?;
-        Self::build(&self.inner.config, Some(&component), true).map_err(|e| {
-            SpecialiseError::Build {
+        specialise::check_size(chunks)?;
+        let identity = specialise::identity(weval, chunks, &self.inner.weval_digest)?;
+        let make = || specialise::specialised_component(weval, chunks);
+        Self::build(
+            &self.inner.config,
+            GuestCode::Specialised {
+                identity,
+                make: &make,
+            },
+        )
+        .map_err(|e| match e {
+            Failure::Make(e) => e,
+            Failure::Compile(e) => SpecialiseError::Build {
                 message: e.to_string(),
-            }
+            },
         })
     }
 
@@ -269,22 +322,71 @@ impl ScriptEngine {
         self.inner.specialised
     }
 
-    /// `specialised`: `variant` is a guest specialised for a mod.
-    fn build(
+    fn build(config: &EngineConfig, code: GuestCode<'_>) -> Result<Self, Failure> {
+        let compile_error = |e: wasmtime::Error| {
+            Failure::Compile(ScriptError::host("compiling the guest component", &e))
+        };
+        let engine = Engine::new(&wasmtime_config(config))
+            .map_err(|e| Failure::Compile(ScriptError::host("configuring wasmtime", &e)))?;
+        let built_in = || Ok(GUEST_COMPONENT.to_vec());
+        let (wanted, specialised) = match &code {
+            GuestCode::BuiltIn => (
+                cache::Wanted {
+                    kind: "guest",
+                    identity: Sha256::digest(GUEST_COMPONENT).into(),
+                    component: &built_in,
+                },
+                false,
+            ),
+            GuestCode::Variant(bytes) => {
+                let component = Component::new(&engine, bytes).map_err(compile_error)?;
+                let digest = Sha256::digest(bytes).into();
+                return Self::assemble(config, engine, component, digest, CacheOutcome::Off, false)
+                    .map_err(Failure::Compile);
+            }
+            GuestCode::Specialised { identity, make } => (
+                cache::Wanted {
+                    kind: "specialised",
+                    identity: *identity,
+                    component: *make,
+                },
+                true,
+            ),
+        };
+        let (component, outcome) = match &config.cache {
+            Some(folder) => {
+                cache::load_or_compile(&engine, folder, &wanted).map_err(|e| match e {
+                    cache::Failure::Make(e) => Failure::Make(e),
+                    cache::Failure::Compile(e) => compile_error(e),
+                })?
+            }
+            None => {
+                let bytes = (wanted.component)().map_err(Failure::Make)?;
+                let component = Component::new(&engine, bytes).map_err(compile_error)?;
+                (component, CacheOutcome::Off)
+            }
+        };
+        Self::assemble(
+            config,
+            engine,
+            component,
+            wanted.identity,
+            outcome,
+            specialised,
+        )
+        .map_err(Failure::Compile)
+    }
+
+    /// The engine around a compiled guest. `digest` names the guest for
+    /// snapshots.
+    fn assemble(
         config: &EngineConfig,
-        variant: Option<&[u8]>,
+        engine: Engine,
+        component: Component,
+        digest: [u8; 32],
+        cache: CacheOutcome,
         specialised: bool,
     ) -> Result<Self, ScriptError> {
-        let engine = Engine::new(&wasmtime_config(config))
-            .map_err(|e| ScriptError::host("configuring wasmtime", &e))?;
-        let (component, cache) = match (variant, &config.cache) {
-            (Some(bytes), _) => Component::new(&engine, bytes).map(|c| (c, CacheOutcome::Off)),
-            (None, Some(folder)) => cache::load_or_compile(&engine, folder),
-            (None, None) => {
-                Component::new(&engine, GUEST_COMPONENT).map(|c| (c, CacheOutcome::Off))
-            }
-        }
-        .map_err(|e| ScriptError::host("compiling the guest component", &e))?;
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| ScriptError::host("linking WASI", &e))?;
@@ -307,13 +409,9 @@ impl ScriptEngine {
         Ok(Self {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
+                weval_digest: specialise::WevalDigest::default(),
                 specialised,
-                guest: Arc::new(Guest::new(
-                    engine,
-                    pre,
-                    variant.unwrap_or(GUEST_COMPONENT),
-                    config.profile,
-                )),
+                guest: Arc::new(Guest::new(engine, pre, digest, config.profile)),
                 cache,
                 _ticker: ticker,
             }),

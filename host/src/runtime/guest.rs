@@ -3,7 +3,6 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 
 use super::bindings::SandboxPre;
@@ -33,17 +32,17 @@ pub(crate) struct Guest {
 }
 
 impl Guest {
-    /// `component`: the bytes `pre` was compiled from.
+    /// `digest`: SHA-256 naming the component `pre` was compiled from.
     pub(crate) fn new(
         engine: Engine,
         pre: SandboxPre<StoreState>,
-        component: &[u8],
+        digest: [u8; 32],
         profile: bool,
     ) -> Self {
         Self {
             engine,
             pre,
-            digest: Sha256::digest(component).into(),
+            digest,
             profile,
             baselines: Mutex::new(Vec::new()),
         }

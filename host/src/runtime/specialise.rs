@@ -21,7 +21,10 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 /// The weval variant: the guest with weval's intrinsics in its Lua VM and
 /// the `specialise` export, not pre-initialised (`guest-lua/build.sh`).
@@ -73,12 +76,13 @@ pub enum SpecialiseError {
     },
 }
 
-/// The weval variant specialised for `chunks` (name, Lua source), by the
-/// weval executable at `weval`: the component's bytes.
-pub(crate) fn specialised_component(
-    weval: &Path,
-    chunks: &[(String, Vec<u8>)],
-) -> Result<Vec<u8>, SpecialiseError> {
+/// The digest of the weval executable an engine last used, and its path:
+/// the executable is hashed once per engine (42 MB), not once per mod.
+#[derive(Default)]
+pub(crate) struct WevalDigest(Mutex<Option<(PathBuf, [u8; 32])>>);
+
+/// Refuses chunks larger than one specialisation takes, before any work.
+pub(crate) fn check_size(chunks: &[(String, Vec<u8>)]) -> Result<(), SpecialiseError> {
     let bytes = chunks.iter().map(|(_, source)| source.len()).sum();
     if bytes > MAX_SPECIALISED_SOURCE {
         return Err(SpecialiseError::TooLarge {
@@ -86,6 +90,51 @@ pub(crate) fn specialised_component(
             max: MAX_SPECIALISED_SOURCE,
         });
     }
+    Ok(())
+}
+
+/// SHA-256 of everything the guest specialised for `chunks` by `weval` is
+/// made from: the weval variant, the executable's bytes and the chunks.
+/// It names the guest in the compiled-guest cache and in snapshots.
+pub(crate) fn identity(
+    weval: &Path,
+    chunks: &[(String, Vec<u8>)],
+    known: &WevalDigest,
+) -> Result<[u8; 32], SpecialiseError> {
+    let mut known = known.0.lock().unwrap_or_else(PoisonError::into_inner);
+    let tool = match known.as_ref() {
+        Some((path, digest)) if path == weval => *digest,
+        _ => {
+            let bytes = std::fs::read(weval).map_err(|e| SpecialiseError::Weval {
+                program: weval.to_path_buf(),
+                message: format!("cannot read it: {e}"),
+            })?;
+            let digest: [u8; 32] = Sha256::digest(&bytes).into();
+            *known = Some((weval.to_path_buf(), digest));
+            digest
+        }
+    };
+    let mut sha = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        sha.update((bytes.len() as u64).to_le_bytes());
+        sha.update(bytes);
+    };
+    field(b"moonbox-specialised-1");
+    field(&Sha256::digest(WEVAL_VARIANT));
+    field(&tool);
+    for (name, source) in chunks {
+        field(name.as_bytes());
+        field(source);
+    }
+    Ok(sha.finalize().into())
+}
+
+/// The weval variant specialised for `chunks` (name, Lua source), by the
+/// weval executable at `weval`: the component's bytes.
+pub(crate) fn specialised_component(
+    weval: &Path,
+    chunks: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, SpecialiseError> {
     let requests = super::pre_init::with_requests(WEVAL_VARIANT, chunks)?;
     run_weval(weval, &requests)
 }

@@ -331,7 +331,7 @@ fn a_cached_specialisation_is_loaded_and_runs_the_same() {
     assert_eq!(fuel(second), fuel(uncached));
     assert_eq!(fuel(&first), fuel(uncached));
     // Snapshots belong to the specialised guest, whichever way it came.
-    let mut sandbox = loaded(&second, Limits::default());
+    let mut sandbox = loaded(second, Limits::default());
     let saved = sandbox.snapshot().unwrap();
     uncached
         .restore_sandbox(&SandboxConfig::default(), &saved)

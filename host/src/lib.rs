@@ -112,3 +112,8 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../../docs/snapshots.md")]
 #[cfg(doctest)]
 pub struct SnapshotsDoctests;
+
+/// The specialisation guide's example, compiled as a doctest.
+#[doc = include_str!("../../docs/specialising.md")]
+#[cfg(doctest)]
+pub struct SpecialisingDoctests;

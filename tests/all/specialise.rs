@@ -350,3 +350,26 @@ fn a_cached_specialisation_is_loaded_and_runs_the_same() {
         moonbox::CacheOutcome::Compiled { .. }
     ));
 }
+
+#[test]
+fn specialised_engines_share_their_base_engine_and_its_pool() {
+    let Some(weval) = weval() else { return };
+    let base = ScriptEngine::with_config(&moonbox::EngineConfig {
+        pooling: Some(moonbox::PoolingConfig {
+            max_sandboxes: 2,
+            ..moonbox::PoolingConfig::default()
+        }),
+        ..moonbox::EngineConfig::default()
+    })
+    .unwrap();
+    let fast = base.specialised(&weval, &chunks(MOD)).unwrap();
+    assert!(fast.is_specialised() && !base.is_specialised());
+    // One pool for both: two sandboxes fill it, whichever engine made them.
+    let _one = loaded(&fast, Limits::default());
+    let _two = base.sandbox(&SandboxConfig::default()).unwrap();
+    let third = fast.sandbox(&SandboxConfig::default());
+    assert!(
+        matches!(third, Err(moonbox::ScriptError::Host { .. })),
+        "a third sandbox must not fit the pool of two"
+    );
+}

@@ -143,6 +143,9 @@ pub struct ScriptEngine {
 
 struct EngineInner {
     config: EngineConfig,
+    /// The engine whose wasmtime engine (and epoch ticker) this one shares:
+    /// kept alive while this one lives. `None` for an engine of its own.
+    _base: Option<Arc<EngineInner>>,
     /// SHA-256 of the weval executable last used, by path: hashed once per
     /// engine, not once per mod.
     weval_digest: specialise::WevalDigest,
@@ -159,9 +162,12 @@ enum GuestCode<'a> {
     BuiltIn,
     /// Another build of it (benchmarks of guest variants).
     Variant(&'a [u8]),
-    /// A guest specialised for a mod: `identity` names it (for the cache
-    /// and for snapshots), `make` makes it when the cache has none.
+    /// A guest specialised for a mod, on the wasmtime engine of `base`
+    /// (one pooling allocator and one epoch ticker for all): `identity`
+    /// names it (for the cache and for snapshots), `make` makes it when the
+    /// cache has none.
     Specialised {
+        base: Arc<EngineInner>,
         identity: [u8; 32],
         make: &'a dyn Fn() -> Result<Vec<u8>, SpecialiseError>,
     },
@@ -234,7 +240,7 @@ impl ScriptEngine {
     }
 
     /// An engine with this one's settings whose guest is specialised for a
-    /// mod: weval (the executable at `weval`, as `guest-lua/weval-gate.sh`
+    /// mod: weval (the executable at `weval`, as `scripts/build-weval`
     /// builds it) partially evaluates the Lua interpreter over the bytecode
     /// of every function in `chunks` (name, Lua source; compiled, not run).
     /// Its sandboxes load and run the mod as usual, with the same results;
@@ -247,7 +253,8 @@ impl ScriptEngine {
     /// bytes, the chunks, the versions and the engine's configuration), and
     /// later calls load it in milliseconds: a cache hit gives exactly the
     /// code a fresh specialisation would. Snapshots of its sandboxes belong
-    /// to the specialised guest.
+    /// to the specialised guest. It shares this engine's wasmtime engine
+    /// (its pooling allocator's slots and its epoch ticker).
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -274,14 +281,12 @@ impl ScriptEngine {
         specialise::check_size(chunks)?;
         let identity = specialise::identity(weval, chunks, &self.inner.weval_digest)?;
         let make = || specialise::specialised_component(weval, chunks);
-        Self::build(
-            &self.inner.config,
-            GuestCode::Specialised {
-                identity,
-                make: &make,
-            },
-        )
-        .map_err(|e| match e {
+        let code = GuestCode::Specialised {
+            base: Arc::clone(&self.inner),
+            identity,
+            make: &make,
+        };
+        Self::build(&self.inner.config, code).map_err(|e| match e {
             Failure::Make(e) => e,
             Failure::Compile(e) => SpecialiseError::Build {
                 message: e.to_string(),
@@ -326,31 +331,38 @@ impl ScriptEngine {
         let compile_error = |e: wasmtime::Error| {
             Failure::Compile(ScriptError::host("compiling the guest component", &e))
         };
-        let engine = Engine::new(&wasmtime_config(config))
-            .map_err(|e| Failure::Compile(ScriptError::host("configuring wasmtime", &e)))?;
+        let engine = match &code {
+            GuestCode::Specialised { base, .. } => base.guest.engine.clone(),
+            _ => Engine::new(&wasmtime_config(config))
+                .map_err(|e| Failure::Compile(ScriptError::host("configuring wasmtime", &e)))?,
+        };
         let built_in = || Ok(GUEST_COMPONENT.to_vec());
-        let (wanted, specialised) = match &code {
+        let (wanted, base) = match &code {
             GuestCode::BuiltIn => (
                 cache::Wanted {
                     kind: "guest",
                     identity: Sha256::digest(GUEST_COMPONENT).into(),
                     component: &built_in,
                 },
-                false,
+                None,
             ),
             GuestCode::Variant(bytes) => {
                 let component = Component::new(&engine, bytes).map_err(compile_error)?;
                 let digest = Sha256::digest(bytes).into();
-                return Self::assemble(config, engine, component, digest, CacheOutcome::Off, false)
+                return Self::assemble(config, engine, component, digest, CacheOutcome::Off, None)
                     .map_err(Failure::Compile);
             }
-            GuestCode::Specialised { identity, make } => (
+            GuestCode::Specialised {
+                base,
+                identity,
+                make,
+            } => (
                 cache::Wanted {
                     kind: "specialised",
                     identity: *identity,
                     component: *make,
                 },
-                true,
+                Some(Arc::clone(base)),
             ),
         };
         let (component, outcome) = match &config.cache {
@@ -366,26 +378,20 @@ impl ScriptEngine {
                 (component, CacheOutcome::Off)
             }
         };
-        Self::assemble(
-            config,
-            engine,
-            component,
-            wanted.identity,
-            outcome,
-            specialised,
-        )
-        .map_err(Failure::Compile)
+        Self::assemble(config, engine, component, wanted.identity, outcome, base)
+            .map_err(Failure::Compile)
     }
 
     /// The engine around a compiled guest. `digest` names the guest for
-    /// snapshots.
+    /// snapshots; `base` is the engine a specialised guest shares its
+    /// wasmtime engine with.
     fn assemble(
         config: &EngineConfig,
         engine: Engine,
         component: Component,
         digest: [u8; 32],
         cache: CacheOutcome,
-        specialised: bool,
+        base: Option<Arc<EngineInner>>,
     ) -> Result<Self, ScriptError> {
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
@@ -397,7 +403,7 @@ impl ScriptEngine {
             .map_err(|e| ScriptError::host("pre-linking the guest", &e))?;
         let pre = SandboxPre::new(instance_pre)
             .map_err(|e| ScriptError::host("checking the guest's exports", &e))?;
-        let ticker = if config.wall_clock_backstop {
+        let ticker = if config.wall_clock_backstop && base.is_none() {
             let ticker =
                 EpochTicker::start(engine.clone(), EPOCH_TICK).map_err(|e| ScriptError::Host {
                     message: format!("starting the epoch thread: {e}"),
@@ -410,7 +416,8 @@ impl ScriptEngine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 weval_digest: specialise::WevalDigest::default(),
-                specialised,
+                specialised: base.is_some(),
+                _base: base,
                 guest: Arc::new(Guest::new(engine, pre, digest, config.profile)),
                 cache,
                 _ticker: ticker,

@@ -149,6 +149,9 @@ struct EngineInner {
     /// SHA-256 of the weval executable last used, by path: hashed once per
     /// engine, not once per mod.
     weval_digest: specialise::WevalDigest,
+    /// The weval variant, instrumented and compiled at the first
+    /// specialisation, for the next ones.
+    variant: specialise::Variant,
     /// Its guest was specialised for a mod ([`ScriptEngine::specialised`]).
     specialised: bool,
     guest: Arc<Guest>,
@@ -280,7 +283,7 @@ impl ScriptEngine {
     ) -> Result<Self, SpecialiseError> {
         specialise::check_size(chunks)?;
         let identity = specialise::identity(weval, chunks, &self.inner.weval_digest)?;
-        let make = || specialise::specialised_component(weval, chunks);
+        let make = || specialise::specialised_component(weval, chunks, &self.inner.variant);
         let code = GuestCode::Specialised {
             base: Arc::clone(&self.inner),
             identity,
@@ -416,6 +419,7 @@ impl ScriptEngine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 weval_digest: specialise::WevalDigest::default(),
+                variant: specialise::Variant::default(),
                 specialised: base.is_some(),
                 _base: base,
                 guest: Arc::new(Guest::new(engine, pre, digest, config.profile)),

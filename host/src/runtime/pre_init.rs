@@ -14,10 +14,10 @@
 use std::pin::pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use wasmtime::component::{Component, Instance, Lift, Linker, WasmList};
+use wasmtime::component::{Component, Instance, InstancePre, Lift, Linker, WasmList};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, Error, Result, Store, bail};
-use wasmtime_wizer::{ComponentInstanceState, Wizer};
+use wasmtime_wizer::{ComponentContext, ComponentInstanceState, Wizer};
 
 use super::specialise::SpecialiseError;
 
@@ -31,25 +31,24 @@ use super::specialise::SpecialiseError;
 /// (the error then names it).
 #[doc(hidden)]
 pub fn pre_initialise(wasm: &[u8], chunks: Option<&[(String, Vec<u8>)]>) -> Result<(Vec<u8>, u32)> {
-    run(wasm, chunks).map_err(|e| match e {
-        Failure::Chunk(message) => wasmtime::format_err!("{message}"),
-        Failure::Wasm(e) => e,
-    })
+    Instrumented::new(wasm)
+        .map_err(Failure::Wasm)
+        .and_then(|guest| guest.run(chunks))
+        .map_err(|e| match e {
+            Failure::Chunk(message) => wasmtime::format_err!("{message}"),
+            Failure::Wasm(e) => e,
+        })
 }
 
-/// The weval variant `wasm`, pre-initialised, with the specialisation of
-/// `chunks`' functions requested.
-pub(crate) fn with_requests(
-    wasm: &[u8],
-    chunks: &[(String, Vec<u8>)],
-) -> Result<Vec<u8>, SpecialiseError> {
-    match run(wasm, Some(chunks)) {
-        Ok((snapshot, _)) => Ok(snapshot),
-        Err(Failure::Chunk(message)) => Err(SpecialiseError::Chunk { message }),
-        Err(Failure::Wasm(e)) => Err(SpecialiseError::Build {
-            message: format!("{e:#}"),
-        }),
-    }
+/// A guest instrumented by Wizer and compiled, ready to be pre-initialised
+/// any number of times: an engine that specialises mods keeps the weval
+/// variant's, so each mod pays only for running it (compiling it took
+/// about half a second).
+pub(crate) struct Instrumented<'a> {
+    wizer: Wizer,
+    context: ComponentContext<'a>,
+    engine: Engine,
+    pre: InstancePre<()>,
 }
 
 /// What stopped a pre-initialisation.
@@ -65,66 +64,97 @@ impl From<Error> for Failure {
     }
 }
 
-fn run(
-    wasm: &[u8],
-    chunks: Option<&[(String, Vec<u8>)]>,
-) -> std::result::Result<(Vec<u8>, u32), Failure> {
-    let mut wizer = Wizer::new();
-    // Wizer 48 removes the init function from the core module but not the
-    // component's export of it, which then fails to validate; it stays, and
-    // the host's world (`sandbox`) does not import it.
-    wizer.keep_init_func(true);
-    let (context, instrumented) = wizer
-        .instrument_component(wasm)
-        .context("instrumenting the guest")?;
-
-    let mut config = Config::new();
-    config.wasm_exceptions(true); // Lua's setjmp/longjmp
-    let engine = Engine::new(&config)?;
-    let component =
-        Component::new(&engine, &instrumented).context("compiling the instrumented guest")?;
-    let mut linker = Linker::<()>::new(&engine);
-    // The initialisation must not reach the host: state the host keeps for an
-    // instance (WASI streams, resources) would not be in the snapshot.
-    // Except two that only charge fuel, which a snapshot does not count: a
-    // Lua error in a chunk unwinds (`meter.unwinding`), and large copies
-    // report themselves (`meter.copying`).
-    let mut meter = linker.instance("moonbox:sandbox/meter@0.1.0")?;
-    meter.func_wrap("unwinding", |_, (): ()| Ok(()))?;
-    meter.func_wrap("copying", |_, (_,): (u64,)| Ok(()))?;
-    linker.define_unknown_imports_as_traps(&component)?;
-    let mut store = Store::new(&engine, ());
-    let instance = linker
-        .instantiate(&mut store, &component)
-        .context("instantiating the guest")?;
-    instance
-        .get_typed_func::<(), ()>(&mut store, wizer.get_init_func())
-        .and_then(|init| init.call(&mut store, ()))
-        .context("running the guest's wizer-initialize")?;
-    let requests = match chunks {
-        None => 0,
-        Some(chunks) => instance
-            .get_typed_func::<(&[(String, Vec<u8>)],), (Result<u32, String>,)>(
-                &mut store,
-                "specialise",
-            )
-            .and_then(|specialise| specialise.call(&mut store, (chunks,)))
-            .context("running the guest's specialise")?
-            .0
-            .map_err(Failure::Chunk)?,
-    };
-
-    let mut state = Snapshotting {
-        store,
-        instance,
-        error: None,
-    };
-    let snapshot = block_on(wizer.snapshot_component(&context, &mut state))?
-        .context("snapshotting the guest")?;
-    if let Some(error) = state.error {
-        return Err(error.context("reading the guest's state").into());
+impl<'a> Instrumented<'a> {
+    /// Instruments and compiles `wasm`.
+    pub(crate) fn new(wasm: &'a [u8]) -> Result<Self> {
+        let mut wizer = Wizer::new();
+        // Wizer 48 removes the init function from the core module but not
+        // the component's export of it, which then fails to validate; it
+        // stays, and the host's world (`sandbox`) does not import it.
+        wizer.keep_init_func(true);
+        let (context, instrumented) = wizer
+            .instrument_component(wasm)
+            .context("instrumenting the guest")?;
+        let mut config = Config::new();
+        config.wasm_exceptions(true); // Lua's setjmp/longjmp
+        let engine = Engine::new(&config)?;
+        let component =
+            Component::new(&engine, &instrumented).context("compiling the instrumented guest")?;
+        let mut linker = Linker::<()>::new(&engine);
+        // The initialisation must not reach the host: state the host keeps
+        // for an instance (WASI streams, resources) would not be in the
+        // snapshot. Except two imports that only charge fuel, which a
+        // snapshot does not count: a Lua error in a chunk unwinds
+        // (`meter.unwinding`), and large copies report themselves
+        // (`meter.copying`).
+        let mut meter = linker.instance("moonbox:sandbox/meter@0.1.0")?;
+        meter.func_wrap("unwinding", |_, (): ()| Ok(()))?;
+        meter.func_wrap("copying", |_, (_,): (u64,)| Ok(()))?;
+        linker.define_unknown_imports_as_traps(&component)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .context("linking the guest")?;
+        Ok(Self {
+            wizer,
+            context,
+            engine,
+            pre,
+        })
     }
-    Ok((snapshot, requests))
+
+    /// The weval variant, pre-initialised, with the specialisation of
+    /// `chunks`' functions requested.
+    pub(crate) fn with_requests(
+        &self,
+        chunks: &[(String, Vec<u8>)],
+    ) -> Result<Vec<u8>, SpecialiseError> {
+        match self.run(Some(chunks)) {
+            Ok((snapshot, _)) => Ok(snapshot),
+            Err(Failure::Chunk(message)) => Err(SpecialiseError::Chunk { message }),
+            Err(Failure::Wasm(e)) => Err(SpecialiseError::Build {
+                message: format!("{e:#}"),
+            }),
+        }
+    }
+
+    /// A fresh instance, initialised, given `chunks`, snapshotted.
+    fn run(
+        &self,
+        chunks: Option<&[(String, Vec<u8>)]>,
+    ) -> std::result::Result<(Vec<u8>, u32), Failure> {
+        let mut store = Store::new(&self.engine, ());
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .context("instantiating the guest")?;
+        instance
+            .get_typed_func::<(), ()>(&mut store, self.wizer.get_init_func())
+            .and_then(|init| init.call(&mut store, ()))
+            .context("running the guest's wizer-initialize")?;
+        let requests = match chunks {
+            None => 0,
+            Some(chunks) => instance
+                .get_typed_func::<(&[(String, Vec<u8>)],), (Result<u32, String>,)>(
+                    &mut store,
+                    "specialise",
+                )
+                .and_then(|specialise| specialise.call(&mut store, (chunks,)))
+                .context("running the guest's specialise")?
+                .0
+                .map_err(Failure::Chunk)?,
+        };
+        let mut state = Snapshotting {
+            store,
+            instance,
+            error: None,
+        };
+        let snapshot = block_on(self.wizer.snapshot_component(&self.context, &mut state))?
+            .context("snapshotting the guest")?;
+        if let Some(error) = state.error {
+            return Err(error.context("reading the guest's state").into());
+        }
+        Ok((snapshot, requests))
+    }
 }
 
 /// Reads the instrumented guest's state through the accessors Wizer added.

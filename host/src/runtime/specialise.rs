@@ -21,10 +21,12 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+use super::pre_init::Instrumented;
 
 /// The weval variant: the guest with weval's intrinsics in its Lua VM and
 /// the `specialise` export, not pre-initialised (`guest-lua/build.sh`).
@@ -134,9 +136,32 @@ pub(crate) fn identity(
 pub(crate) fn specialised_component(
     weval: &Path,
     chunks: &[(String, Vec<u8>)],
+    variant: &Variant,
 ) -> Result<Vec<u8>, SpecialiseError> {
-    let requests = super::pre_init::with_requests(WEVAL_VARIANT, chunks)?;
+    let requests = variant.instrumented()?.with_requests(chunks)?;
     run_weval(weval, &requests)
+}
+
+/// The weval variant instrumented for pre-initialising, made at the first
+/// specialisation and kept by the engine for the next ones.
+#[derive(Default)]
+pub(crate) struct Variant(Mutex<Option<Arc<Instrumented<'static>>>>);
+
+impl Variant {
+    fn instrumented(&self) -> Result<Arc<Instrumented<'static>>, SpecialiseError> {
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(instrumented) = kept.as_ref() {
+            return Ok(Arc::clone(instrumented));
+        }
+        let instrumented =
+            Arc::new(
+                Instrumented::new(WEVAL_VARIANT).map_err(|e| SpecialiseError::Build {
+                    message: format!("{e:#}"),
+                })?,
+            );
+        *kept = Some(Arc::clone(&instrumented));
+        Ok(instrumented)
+    }
 }
 
 /// Runs `weval weval -i IN -o OUT` on `input` in a private temporary folder.

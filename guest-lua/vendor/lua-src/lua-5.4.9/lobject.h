@@ -572,7 +572,7 @@ typedef struct Proto {
   GCObject *gclist;
 #if MOONBOX_WEVAL
   /* MOONBOX (weval): this prototype's specialised interpreter */
-  void (*moonbox_spec) (struct lua_State *L, struct CallInfo *ci, const Instruction *code);
+  int (*moonbox_spec) (struct lua_State *L, struct CallInfo *ci, const Instruction *code);
 #endif
 } Proto;
 

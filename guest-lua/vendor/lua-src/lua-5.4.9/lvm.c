@@ -1170,6 +1170,25 @@ void luaV_finishOp (lua_State *L) {
 #define MOONBOX_SPEC_MAXCCALLS (LUAI_MAXCCALLS - 50)
 #define MOONBOX_SPEC_NATIVE(call) \
   do { L->nCcalls++; call; L->nCcalls--; } while (0)
+
+/* Runs the fresh Lua frame 'ci' from its start, for specialised code:
+   specialised code while it has some, tail calls included (specialised
+   code returns 1 when 'ci' then starts a tail-called function), else the
+   generic interpreter, which runs its own callees in its frame. */
+static void moonbox_run_fresh (lua_State *L, CallInfo *ci) {
+  for (;;) {
+    Proto *p = ci_func(ci)->p;
+    int tail;
+    if (p->moonbox_spec == NULL || L->hookmask ||
+        getCcalls(L) >= MOONBOX_SPEC_MAXCCALLS) {
+      MOONBOX_SPEC_NATIVE(luaV_execute(L, ci));
+      return;
+    }
+    MOONBOX_SPEC_NATIVE(tail = p->moonbox_spec(L, ci, p->code));
+    if (!tail)
+      return;
+  }
+}
 #endif
 
 #define MOONBOX_EXEC_SPEC 0
@@ -1182,10 +1201,12 @@ void luaV_finishOp (lua_State *L) {
 
 #if MOONBOX_WEVAL
 #define MOONBOX_EXEC_SPEC 1
-#define SPEC_RETURN do { weval_pop_context(); return; } while (0)
+#define SPEC_RETURN do { weval_pop_context(); return 0; } while (0)
+#define SPEC_TAILCALL do { weval_pop_context(); return 1; } while (0)
 #define SPEC_CTX() weval_update_context((unsigned int)(pc - code))
 #include "lvm_exec.h"
 #undef SPEC_CTX
+#undef SPEC_TAILCALL
 #undef SPEC_RETURN
 #undef MOONBOX_EXEC_SPEC
 
@@ -1208,7 +1229,7 @@ typedef struct SpecEntry {
   l_uint32 hash;
   int sizecode;
   Instruction *code;  /* a copy: the prototype it came from may be freed */
-  void (*spec) (lua_State *L, CallInfo *ci, const Instruction *code);
+  int (*spec) (lua_State *L, CallInfo *ci, const Instruction *code);
 } SpecEntry;
 
 #define SPEC_BUCKETS 1024

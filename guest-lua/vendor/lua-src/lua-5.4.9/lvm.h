@@ -132,7 +132,7 @@ LUAI_FUNC void luaV_finishset (lua_State *L, const TValue *t, TValue *key,
 LUAI_FUNC void luaV_finishOp (lua_State *L);
 LUAI_FUNC void luaV_execute (lua_State *L, CallInfo *ci);
 #if MOONBOX_WEVAL
-LUAI_FUNC void luaV_execute_spec (lua_State *L, CallInfo *ci, const Instruction *code);
+LUAI_FUNC int luaV_execute_spec (lua_State *L, CallInfo *ci, const Instruction *code);
 LUAI_FUNC int moonbox_request_specialization (Proto *p);
 LUAI_FUNC void moonbox_attach_specializations (Proto *p);
 #endif

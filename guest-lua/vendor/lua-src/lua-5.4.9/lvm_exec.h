@@ -5,7 +5,7 @@
 */
 
 #if MOONBOX_EXEC_SPEC
-void luaV_execute_spec (lua_State *L, CallInfo *ci, const Instruction *code) {
+int luaV_execute_spec (lua_State *L, CallInfo *ci, const Instruction *code) {
 #else
 void luaV_execute (lua_State *L, CallInfo *ci) {
 #endif
@@ -37,8 +37,14 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
     if (sp->moonbox_spec != NULL && ci->u.l.savedpc == sp->code && !trap &&
         getCcalls(L) < MOONBOX_SPEC_MAXCCALLS) {
       int fresh = ci->callstatus & CIST_FRESH;
+      int tail;
       ci->callstatus |= CIST_FRESH;
-      MOONBOX_SPEC_NATIVE(sp->moonbox_spec(L, ci, sp->code));
+      MOONBOX_SPEC_NATIVE(tail = sp->moonbox_spec(L, ci, sp->code));
+      if (tail) {  /* 'ci' now starts a tail-called Lua function: run it */
+        if (!fresh)
+          ci->callstatus &= ~CIST_FRESH;
+        goto startfunc;
+      }
       if (fresh || l_unlikely(L->status == LUA_YIELD))
         return;
       ci = ci->previous;
@@ -592,7 +598,12 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
             nci->u.l.savedpc = np->code;
             for (; narg < np->numparams; narg++)
               setnilvalue(s2v(L->top.p++));
-            MOONBOX_SPEC_NATIVE(np->moonbox_spec(L, nci, np->code));
+            {
+              int tail;
+              MOONBOX_SPEC_NATIVE(tail = np->moonbox_spec(L, nci, np->code));
+              if (l_unlikely(tail))  /* it ended in a tail call */
+                moonbox_run_fresh(L, nci);
+            }
             if (l_unlikely(L->status == LUA_YIELD))
               SPEC_RETURN;
             updatetrap(ci);
@@ -609,14 +620,7 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
 #if MOONBOX_EXEC_SPEC
           /* specialised code runs one frame: the callee gets its own */
           newci->callstatus |= CIST_FRESH;
-          {
-            Proto *np = ci_func(newci)->p;
-            if (np->moonbox_spec != NULL && !L->hookmask &&
-                getCcalls(L) < MOONBOX_SPEC_MAXCCALLS)
-              MOONBOX_SPEC_NATIVE(np->moonbox_spec(L, newci, np->code));
-            else  /* the generic loop runs the callee's calls in its frame */
-              MOONBOX_SPEC_NATIVE(luaV_execute(L, newci));
-          }
+          moonbox_run_fresh(L, newci);
           if (l_unlikely(L->status == LUA_YIELD))
             SPEC_RETURN;
           updatetrap(ci);
@@ -646,8 +650,9 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
         }
         if ((n = luaD_pretailcall(L, ci, ra, b, delta)) < 0) {  /* Lua function? */
 #if MOONBOX_EXEC_SPEC
-          luaV_execute(L, ci);  /* this (fresh) frame now runs the callee */
-          SPEC_RETURN;
+          /* the caller of this code runs the callee in this (fresh) frame,
+             so tail calls do not nest */
+          SPEC_TAILCALL;
 #else
           goto startfunc;  /* execute the callee */
 #endif

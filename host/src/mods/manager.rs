@@ -465,18 +465,21 @@ impl ScriptManager {
             name: name.clone(),
             error,
         };
-        let chunks: Vec<(String, Vec<u8>)> = source
-            .files
-            .iter()
-            .map(|(path, text)| (path.clone(), text.clone()))
-            .collect();
-        let engine = self
-            .engine
-            .for_sources(&chunks)
-            .map_err(|error| LoadError::Specialise {
-                name: name.clone(),
-                error,
-            })?;
+        let engine = if self.engine.specialises() {
+            let chunks: Vec<(String, Vec<u8>)> = source
+                .files
+                .iter()
+                .map(|(path, text)| (path.clone(), text.clone()))
+                .collect();
+            self.engine
+                .for_sources(&chunks)
+                .map_err(|error| LoadError::Specialise {
+                    name: name.clone(),
+                    error,
+                })?
+        } else {
+            self.engine.clone()
+        };
         let mut sandbox = engine
             .sandbox(&self.sandbox_config(&limits, &name))
             .map_err(script)?;

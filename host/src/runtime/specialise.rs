@@ -107,11 +107,14 @@ pub(crate) fn identity(
     let tool = match known.as_ref() {
         Some((path, digest)) if path == weval => *digest,
         _ => {
-            let bytes = std::fs::read(weval).map_err(|e| SpecialiseError::Weval {
-                program: weval.to_path_buf(),
-                message: format!("cannot read it: {e}"),
-            })?;
-            let digest: [u8; 32] = Sha256::digest(&bytes).into();
+            let mut sha = Sha256::new();
+            std::fs::File::open(weval)
+                .and_then(|mut file| std::io::copy(&mut file, &mut sha))
+                .map_err(|e| SpecialiseError::Weval {
+                    program: weval.to_path_buf(),
+                    message: format!("cannot read it: {e}"),
+                })?;
+            let digest: [u8; 32] = sha.finalize().into();
             *known = Some((weval.to_path_buf(), digest));
             digest
         }

@@ -28,13 +28,26 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lua_suite::{PROGRAMS, run_native, run_sandboxed, suite_native, suite_sandbox};
 use moonbox::{EngineConfig, ScriptEngine};
 
+/// `target/guest-weval/NAME` (made by `guest-lua/weval-gate.sh`) and its
+/// bytes; `None`, after saying so, when it is missing.
+fn built(name: &str) -> Option<(PathBuf, Vec<u8>)> {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/guest-weval")
+        .join(name);
+    match std::fs::read(&file) {
+        Ok(bytes) => Some((file, bytes)),
+        Err(_) => {
+            eprintln!(
+                "weval_suite: no {}; run guest-lua/weval-gate.sh first",
+                file.display()
+            );
+            None
+        }
+    }
+}
+
 fn suite(c: &mut Criterion) {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guest-weval/suite.wasm");
-    let Ok(bytes) = std::fs::read(&file) else {
-        eprintln!(
-            "weval_suite: no {}; run guest-lua/weval-gate.sh first",
-            file.display()
-        );
+    let Some((file, bytes)) = built("suite.wasm") else {
         return;
     };
     let config = EngineConfig::default();
@@ -85,12 +98,7 @@ fn suite(c: &mut Criterion) {
 /// it compiled, with wasmtime configured as the engine configures it.
 #[allow(unsafe_code)] // deserialising what this engine compiled
 fn per_mod(c: &mut Criterion) {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guest-weval/mod1000.wasm");
-    let Ok(bytes) = std::fs::read(&file) else {
-        eprintln!(
-            "weval_suite: no {}; run guest-lua/weval-gate.sh first",
-            file.display()
-        );
+    let Some((file, bytes)) = built("mod1000.wasm") else {
         return;
     };
     let mut config = wasmtime::Config::new();

@@ -28,37 +28,35 @@ mkdir -p "$out"
 cargo build --quiet --locked --manifest-path "$root/Cargo.toml" -p guest-snapshot
 "$root/target/debug/guest-snapshot" "$variant" "$out/plain.wasm"
 
-# The per-mod step: snapshot with the mod's requests, then weval.
-mod="$root/benches/weval_gate.lua"
+# specialise OUT CHUNK...: the per-mod step, as ScriptEngine::specialised
+# does it (a snapshot with the chunks' requests, then weval), into
+# $out/OUT.wasm; prints the chunks' size and each step's time.
 seconds() { awk "BEGIN { printf \"%.2f\", $2 - $1 }"; }
-t0=$(date +%s.%N)
-"$root/target/debug/guest-snapshot" "$variant" \
-  "$out/requests.wasm" --specialise "$mod"
-t1=$(date +%s.%N)
-"$weval" weval -i "$out/requests.wasm" -o "$out/weval.wasm"
-t2=$(date +%s.%N)
-echo "mod: $mod ($(wc -l <"$mod") lines, $(wc -c <"$mod") bytes)"
-echo "snapshot with requests: $(seconds "$t0" "$t1") s; weval: $(seconds "$t1" "$t2") s"
-echo "weval: $out/weval.wasm ($(wc -c <"$out/weval.wasm") bytes)"
+specialise() {
+  local name=$1 t0 t1 t2
+  shift
+  t0=$(date +%s.%N)
+  "$root/target/debug/guest-snapshot" "$variant" "$out/$name.requests.wasm" \
+    --specialise "$@" 2>/dev/null
+  t1=$(date +%s.%N)
+  "$weval" weval -i "$out/$name.requests.wasm" -o "$out/$name.wasm"
+  t2=$(date +%s.%N)
+  echo "$name: $(cat "$@" | wc -l) lines, $(cat "$@" | wc -c) bytes;" \
+    "snapshot with requests $(seconds "$t0" "$t1") s, weval $(seconds "$t1" "$t2") s;" \
+    "$(wc -c <"$out/$name.wasm") bytes"
+}
+
+# The gate's functions.
+specialise weval "$root/benches/weval_gate.lua"
 
 # The Lua suite (benches/lua) as mods: each program on its own, for the cost
 # of the step against the mod's size, then all of them in one guest for
 # `cargo bench --bench weval_suite`.
 mkdir -p "$out/suite"
 for program in "$root"/benches/lua/*.lua; do
-  name=$(basename "$program" .lua)
-  t0=$(date +%s.%N)
-  "$root/target/debug/guest-snapshot" "$variant" \
-    "$out/suite/$name.requests.wasm" --specialise "$program" 2>/dev/null
-  t1=$(date +%s.%N)
-  "$weval" weval -i "$out/suite/$name.requests.wasm" -o "$out/suite/$name.wasm"
-  t2=$(date +%s.%N)
-  echo "suite/$name: $(wc -l <"$program") lines, snapshot $(seconds "$t0" "$t1") s, weval $(seconds "$t1" "$t2") s"
+  specialise "suite/$(basename "$program" .lua)" "$program"
 done
-"$root/target/debug/guest-snapshot" "$variant" \
-  "$out/suite.requests.wasm" --specialise "$root"/benches/lua/*.lua
-"$weval" weval -i "$out/suite.requests.wasm" -o "$out/suite.wasm"
-echo "suite: $out/suite.wasm ($(wc -c <"$out/suite.wasm") bytes)"
+specialise suite "$root"/benches/lua/*.lua
 
 # A mod of about 1,000 lines: every Lua file of the repository, each as a
 # function (compiled, never run), for the cost of the step against size.
@@ -69,11 +67,5 @@ while IFS= read -r file; do
   i=$((i + 1))
   { echo "local function chunk$i(...)"; cat "$file"; echo; echo "end"; } >>"$big"
 done < <(cd "$root" && git ls-files '*.lua' | sort)
-t0=$(date +%s.%N)
-"$root/target/debug/guest-snapshot" "$variant" \
-  "$out/mod1000.requests.wasm" --specialise "$big"
-t1=$(date +%s.%N)
-"$weval" weval -i "$out/mod1000.requests.wasm" -o "$out/mod1000.wasm"
-t2=$(date +%s.%N)
-echo "mod1000: $(wc -l <"$big") lines, $(wc -c <"$big") bytes, snapshot $(seconds "$t0" "$t1") s, weval $(seconds "$t1" "$t2") s"
+specialise mod1000 "$big"
 echo "next: cargo bench --bench weval_gate; cargo bench --bench weval_suite"

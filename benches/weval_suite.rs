@@ -132,42 +132,51 @@ fn per_mod(c: &mut Criterion) {
         })
     });
     group.finish();
-    cache_hit(c);
+    in_process(c);
 }
 
-/// `ScriptEngine::specialised` for the 1,000-line mod when the compiled
-/// guest is in the cache: what loading a specialised mod costs after the
-/// first time (hashing the sources, reading and checking the entry,
-/// deserialising, linking).
-fn cache_hit(c: &mut Criterion) {
+/// `ScriptEngine::specialised` for the 1,000-line mod in-process: as an
+/// engine's first mod, and after another mod (the suite's programs), when
+/// the compiled functions the two share are in the engine's store; then
+/// when the compiled guest is in the cache folder: what loading a
+/// specialised mod costs after the first time (hashing the sources,
+/// reading and checking the entry, deserialising, linking).
+fn in_process(c: &mut Criterion) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let weval = root.join("target/weval-tool/target/release/weval");
     let Ok(source) = std::fs::read(root.join("target/guest-weval/mod1000.lua")) else {
         return;
     };
+    let chunks = [("mod1000.lua".to_owned(), source)];
+    let timed = |what: &str, engine: &ScriptEngine, chunks: &[(String, Vec<u8>)]| {
+        let start = Instant::now();
+        engine.specialised(&weval, chunks).unwrap();
+        let stats = engine.function_cache_stats();
+        eprintln!(
+            "weval_suite: specialising {what} took {:.2} s (store: {} functions, {} bytes, {} hits, {} compiled)",
+            start.elapsed().as_secs_f64(),
+            stats.functions,
+            stats.bytes,
+            stats.hits,
+            stats.misses,
+        );
+    };
+    let first = ScriptEngine::new().unwrap();
+    timed("mod1000, the engine's first mod", &first, &chunks);
+    drop(first);
+
     let folder = tempfile::tempdir().unwrap();
     let base = ScriptEngine::with_config(&EngineConfig {
         cache: Some(folder.path().to_path_buf()),
         ..EngineConfig::default()
     })
     .unwrap();
-    let chunks = [("mod1000.lua".to_owned(), source)];
-    let start = Instant::now();
-    base.specialised(&weval, &chunks).unwrap();
-    eprintln!(
-        "weval_suite: specialising mod1000 in-process (cache miss) took {:.2} s",
-        start.elapsed().as_secs_f64()
-    );
-    // Another mod on the same engine: the instrumented variant and the
-    // weval executable's digest are already there.
-    let mut changed = chunks.clone();
-    changed[0].1.extend_from_slice(b"\n-- another mod\n");
-    let start = Instant::now();
-    base.specialised(&weval, &changed).unwrap();
-    eprintln!(
-        "weval_suite: specialising it again, changed, on the same engine (cache miss) took {:.2} s",
-        start.elapsed().as_secs_f64()
-    );
+    let suite: Vec<_> = PROGRAMS
+        .iter()
+        .map(|p| (format!("{}.lua", p.name), p.source.as_bytes().to_vec()))
+        .collect();
+    timed("the suite's programs, the engine's first mod", &base, &suite);
+    timed("mod1000 after them", &base, &chunks);
     c.bench_function("weval/mod1000/specialised_cache_hit", |b| {
         b.iter(|| base.specialised(&weval, &chunks).unwrap())
     });

@@ -71,6 +71,7 @@ pub use runtime::engine::{
     DEFAULT_MAX_WASM_STACK, EPOCH_TICK, EngineConfig, GUEST_COMPONENT, PoolingConfig, ScriptEngine,
 };
 pub use runtime::error::{LimitKind, ScriptError};
+pub use runtime::function_cache::{FUNCTION_CACHE_BYTES, FunctionCacheStats};
 pub use runtime::limits::{
     DEFAULT_FUEL, DEFAULT_HARD_MEMORY_HEADROOM, DEFAULT_MAX_DEPTH, DEFAULT_MEMORY,
     DEFAULT_WALL_CLOCK, Limits, MIN_HARD_MEMORY, MIN_MEMORY,

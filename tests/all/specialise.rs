@@ -125,6 +125,40 @@ fn specialised_fuel_is_the_same_on_every_run_and_every_specialisation() {
     assert_eq!(fuel(&again), first);
 }
 
+#[test]
+fn later_specialisations_reuse_compiled_functions_and_run_the_same() {
+    let Some(weval) = weval() else { return };
+    let other = "function loop(n) local s = 0 for i = 1, n do s = s + i % 7 end return s end";
+    let run = |engine: &ScriptEngine| {
+        let mut sandbox = engine.sandbox(&SandboxConfig::default()).unwrap();
+        sandbox.run("other.lua", other.as_bytes()).unwrap();
+        sandbox.run("call.lua", b"print(loop(100000))").unwrap();
+        (printed(&sandbox), sandbox.last_fuel_used())
+    };
+    // `warm` specialises MOD, then `other`; `cold` only `other`.
+    let warm = ScriptEngine::new().unwrap();
+    let none = warm.function_cache_stats();
+    assert_eq!((none.functions, none.hits), (0, 0), "nothing kept before");
+    warm.specialised(&weval, &chunks(MOD)).unwrap();
+    let first = warm.function_cache_stats();
+    assert!(first.functions > 1000, "{first:?}");
+    let reused = warm.specialised(&weval, &chunks(other)).unwrap();
+    let second = warm.function_cache_stats();
+    let (hits, misses) = (second.hits - first.hits, second.misses - first.misses);
+    assert!(hits > 4 * misses, "second: {hits} hits, {misses} compiled");
+    assert!(second.bytes <= moonbox::FUNCTION_CACHE_BYTES);
+
+    let cold = ScriptEngine::new().unwrap();
+    let fresh = cold.specialised(&weval, &chunks(other)).unwrap();
+    // (Identical functions within one guest hit even on the first.)
+    let alone = cold.function_cache_stats().misses;
+    assert!(alone > 4 * misses, "alone: {alone} compiled");
+    let (out, fuel) = run(&reused);
+    assert_eq!((out.clone(), fuel), run(&fresh), "the same code either way");
+    assert_eq!(out, run(engine()).0);
+    assert!(fuel < run(engine()).1, "specialised: {fuel} fuel");
+}
+
 /// Fuel of `call` in a sandbox of `engine` that loaded [`MOD`] and `extra`.
 fn fuel_of(engine: &ScriptEngine, extra: &str, call: &str) -> u64 {
     let mut sandbox = loaded(engine, Limits::default());

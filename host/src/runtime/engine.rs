@@ -13,6 +13,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllo
 use super::bindings::{Sandbox as SandboxWorld, SandboxPre};
 use super::cache::{self, CacheOutcome};
 use super::epoch::EpochTicker;
+use super::function_cache::{FUNCTION_CACHE_BYTES, FunctionCache, FunctionCacheStats};
 use super::guest::Guest;
 use super::sandbox::{Prepared, Sandbox, SandboxConfig, SandboxSnapshot};
 use super::specialise::{self, SpecialiseError};
@@ -154,6 +155,9 @@ struct EngineInner {
     variant: specialise::Variant,
     /// Its guest was specialised for a mod ([`ScriptEngine::specialised`]).
     specialised: bool,
+    /// Compiled functions the wasmtime engine reuses when it compiles
+    /// specialised guests: shared with the base engine.
+    functions: Arc<FunctionCache>,
     guest: Arc<Guest>,
     cache: CacheOutcome,
     _ticker: Option<EpochTicker>,
@@ -282,6 +286,7 @@ impl ScriptEngine {
         chunks: &[(String, Vec<u8>)],
     ) -> Result<Self, SpecialiseError> {
         specialise::check_size(chunks)?;
+        self.inner.functions.open();
         let identity = specialise::identity(weval, chunks, &self.inner.weval_digest)?;
         let make = || specialise::specialised_component(weval, chunks, &self.inner.variant);
         let code = GuestCode::Specialised {
@@ -330,14 +335,30 @@ impl ScriptEngine {
         self.inner.specialised
     }
 
+    /// What the store of compiled functions that specialisation reuses
+    /// holds and has served (see [`FUNCTION_CACHE_BYTES`]).
+    #[doc(hidden)]
+    pub fn function_cache_stats(&self) -> FunctionCacheStats {
+        self.inner.functions.stats()
+    }
+
     fn build(config: &EngineConfig, code: GuestCode<'_>) -> Result<Self, Failure> {
         let compile_error = |e: wasmtime::Error| {
             Failure::Compile(ScriptError::host("compiling the guest component", &e))
         };
-        let engine = match &code {
-            GuestCode::Specialised { base, .. } => base.guest.engine.clone(),
-            _ => Engine::new(&wasmtime_config(config))
-                .map_err(|e| Failure::Compile(ScriptError::host("configuring wasmtime", &e)))?,
+        let configure_error =
+            |e: wasmtime::Error| Failure::Compile(ScriptError::host("configuring wasmtime", &e));
+        let (engine, functions) = match &code {
+            GuestCode::Specialised { base, .. } => {
+                (base.guest.engine.clone(), Arc::clone(&base.functions))
+            }
+            _ => {
+                let functions = Arc::new(FunctionCache::new(FUNCTION_CACHE_BYTES));
+                let mut wasm = wasmtime_config(config);
+                wasm.enable_incremental_compilation(functions.clone())
+                    .map_err(configure_error)?;
+                (Engine::new(&wasm).map_err(configure_error)?, functions)
+            }
         };
         let built_in = || Ok(GUEST_COMPONENT.to_vec());
         let (wanted, base) = match &code {
@@ -352,7 +373,8 @@ impl ScriptEngine {
             GuestCode::Variant(bytes) => {
                 let component = Component::new(&engine, bytes).map_err(compile_error)?;
                 let digest = Sha256::digest(bytes).into();
-                return Self::assemble(config, engine, component, digest, CacheOutcome::Off, None)
+                let compiled = (engine, component, functions);
+                return Self::assemble(config, compiled, digest, CacheOutcome::Off, None)
                     .map_err(Failure::Compile);
             }
             GuestCode::Specialised {
@@ -381,17 +403,17 @@ impl ScriptEngine {
                 (component, CacheOutcome::Off)
             }
         };
-        Self::assemble(config, engine, component, wanted.identity, outcome, base)
-            .map_err(Failure::Compile)
+        let compiled = (engine, component, functions);
+        Self::assemble(config, compiled, wanted.identity, outcome, base).map_err(Failure::Compile)
     }
 
-    /// The engine around a compiled guest. `digest` names the guest for
+    /// The engine around a compiled guest (with the store of compiled
+    /// functions its wasmtime engine uses). `digest` names the guest for
     /// snapshots; `base` is the engine a specialised guest shares its
     /// wasmtime engine with.
     fn assemble(
         config: &EngineConfig,
-        engine: Engine,
-        component: Component,
+        (engine, component, functions): (Engine, Component, Arc<FunctionCache>),
         digest: [u8; 32],
         cache: CacheOutcome,
         base: Option<Arc<EngineInner>>,
@@ -421,6 +443,7 @@ impl ScriptEngine {
                 weval_digest: specialise::WevalDigest::default(),
                 variant: specialise::Variant::default(),
                 specialised: base.is_some(),
+                functions,
                 _base: base,
                 guest: Arc::new(Guest::new(engine, pre, digest, config.profile)),
                 cache,

@@ -9,6 +9,7 @@ pub(crate) mod console;
 pub(crate) mod engine;
 mod epoch;
 pub(crate) mod error;
+pub(crate) mod function_cache;
 pub(crate) mod guest;
 mod limiter;
 pub(crate) mod limits;

@@ -175,7 +175,11 @@ fn in_process(c: &mut Criterion) {
         .iter()
         .map(|p| (format!("{}.lua", p.name), p.source.as_bytes().to_vec()))
         .collect();
-    timed("the suite's programs, the engine's first mod", &base, &suite);
+    timed(
+        "the suite's programs, the engine's first mod",
+        &base,
+        &suite,
+    );
     timed("mod1000 after them", &base, &chunks);
     c.bench_function("weval/mod1000/specialised_cache_hit", |b| {
         b.iter(|| base.specialised(&weval, &chunks).unwrap())

@@ -288,7 +288,10 @@ impl ScriptEngine {
         specialise::check_size(chunks)?;
         self.inner.functions.open();
         let identity = specialise::identity(weval, chunks, &self.inner.weval_digest)?;
-        let make = || specialise::specialised_component(weval, chunks, &self.inner.variant);
+        let make = || {
+            let cache = self.inner.config.cache.as_deref();
+            specialise::specialised_component(weval, chunks, &self.inner.variant, cache)
+        };
         let code = GuestCode::Specialised {
             base: Arc::clone(&self.inner),
             identity,

@@ -11,14 +11,17 @@
 //! The output depends only on the inputs: the initialisation calls no import
 //! (every import traps here), and the guest's Lua is deterministic.
 
+use std::path::Path;
 use std::pin::pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
+use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Instance, InstancePre, Lift, Linker, WasmList};
 use wasmtime::error::Context as _;
-use wasmtime::{Config, Engine, Error, Result, Store, bail};
+use wasmtime::{Config, Engine, Error, OptLevel, Result, Store, bail};
 use wasmtime_wizer::{ComponentContext, ComponentInstanceState, Wizer};
 
+use super::cache;
 use super::specialise::SpecialiseError;
 
 /// The component `wasm` after its `wizer-initialize` export has run and,
@@ -31,7 +34,7 @@ use super::specialise::SpecialiseError;
 /// (the error then names it).
 #[doc(hidden)]
 pub fn pre_initialise(wasm: &[u8], chunks: Option<&[(String, Vec<u8>)]>) -> Result<(Vec<u8>, u32)> {
-    Instrumented::new(wasm)
+    Instrumented::new(wasm, None)
         .map_err(Failure::Wasm)
         .and_then(|guest| guest.run(chunks))
         .map_err(|e| match e {
@@ -42,8 +45,9 @@ pub fn pre_initialise(wasm: &[u8], chunks: Option<&[(String, Vec<u8>)]>) -> Resu
 
 /// A guest instrumented by Wizer and compiled, ready to be pre-initialised
 /// any number of times: an engine that specialises mods keeps the weval
-/// variant's, so each mod pays only for running it (compiling it took
-/// about half a second).
+/// variant's, so each mod pays only for running it. Compiling it takes
+/// about 0.3 s (without optimisation: the code runs for milliseconds), or
+/// milliseconds from the compiled-guest cache.
 pub(crate) struct Instrumented<'a> {
     wizer: Wizer,
     context: ComponentContext<'a>,
@@ -65,8 +69,9 @@ impl From<Error> for Failure {
 }
 
 impl<'a> Instrumented<'a> {
-    /// Instruments and compiles `wasm`.
-    pub(crate) fn new(wasm: &'a [u8]) -> Result<Self> {
+    /// Instruments and compiles `wasm`, or loads it compiled from the
+    /// compiled-guest cache folder `cache`.
+    pub(crate) fn new(wasm: &'a [u8], cache: Option<&Path>) -> Result<Self> {
         let mut wizer = Wizer::new();
         // Wizer 48 removes the init function from the core module but not
         // the component's export of it, which then fails to validate; it
@@ -77,9 +82,29 @@ impl<'a> Instrumented<'a> {
             .context("instrumenting the guest")?;
         let mut config = Config::new();
         config.wasm_exceptions(true); // Lua's setjmp/longjmp
+        // Its code runs once per snapshot, for milliseconds: not worth
+        // optimising (a fifth less to compile).
+        config.cranelift_opt_level(OptLevel::None);
         let engine = Engine::new(&config)?;
-        let component =
-            Component::new(&engine, &instrumented).context("compiling the instrumented guest")?;
+        let component = match cache {
+            None => Component::new(&engine, &instrumented),
+            Some(folder) => {
+                let make = || Ok(instrumented.clone());
+                let wanted = cache::Wanted {
+                    kind: "instrumented",
+                    identity: Sha256::digest(&instrumented).into(),
+                    component: &make,
+                };
+                // Whether it came from the cache changes nothing but time.
+                cache::load_or_compile(&engine, folder, &wanted)
+                    .map(|(component, _)| component)
+                    .map_err(|e| match e {
+                        cache::Failure::Compile(e) => e,
+                        cache::Failure::Make(e) => Error::from(e),
+                    })
+            }
+        }
+        .context("compiling the instrumented guest")?;
         let mut linker = Linker::<()>::new(&engine);
         // The initialisation must not reach the host: state the host keeps
         // for an instance (WASI streams, resources) would not be in the

@@ -140,8 +140,9 @@ pub(crate) fn specialised_component(
     weval: &Path,
     chunks: &[(String, Vec<u8>)],
     variant: &Variant,
+    cache: Option<&Path>,
 ) -> Result<Vec<u8>, SpecialiseError> {
-    let requests = variant.instrumented()?.with_requests(chunks)?;
+    let requests = variant.instrumented(cache)?.with_requests(chunks)?;
     run_weval(weval, &requests)
 }
 
@@ -151,17 +152,20 @@ pub(crate) fn specialised_component(
 pub(crate) struct Variant(Mutex<Option<Arc<Instrumented<'static>>>>);
 
 impl Variant {
-    fn instrumented(&self) -> Result<Arc<Instrumented<'static>>, SpecialiseError> {
+    /// Made once; `cache` is the compiled-guest cache folder, if any.
+    fn instrumented(
+        &self,
+        cache: Option<&Path>,
+    ) -> Result<Arc<Instrumented<'static>>, SpecialiseError> {
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(instrumented) = kept.as_ref() {
             return Ok(Arc::clone(instrumented));
         }
-        let instrumented =
-            Arc::new(
-                Instrumented::new(WEVAL_VARIANT).map_err(|e| SpecialiseError::Build {
-                    message: format!("{e:#}"),
-                })?,
-            );
+        let instrumented = Arc::new(Instrumented::new(WEVAL_VARIANT, cache).map_err(|e| {
+            SpecialiseError::Build {
+                message: format!("{e:#}"),
+            }
+        })?);
         *kept = Some(Arc::clone(&instrumented));
         Ok(instrumented)
     }

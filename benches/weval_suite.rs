@@ -136,8 +136,10 @@ fn per_mod(c: &mut Criterion) {
 }
 
 /// `ScriptEngine::specialised` for the 1,000-line mod in-process: as an
-/// engine's first mod, and after another mod (the suite's programs), when
-/// the compiled functions the two share are in the engine's store; then
+/// engine's first mod, after another mod (the suite's programs), when the
+/// compiled functions the two share are in the engine's store, and as the
+/// first mod of an engine whose cache folder holds the compiled
+/// instrumented variant; then
 /// when the compiled guest is in the cache folder: what loading a
 /// specialised mod costs after the first time (hashing the sources,
 /// reading and checking the entry, deserialising, linking).
@@ -181,6 +183,20 @@ fn in_process(c: &mut Criterion) {
         &suite,
     );
     timed("mod1000 after them", &base, &chunks);
+    // A new engine (process) on the same folder: the instrumented variant
+    // comes from it, the compiled functions do not.
+    let restarted = ScriptEngine::with_config(&EngineConfig {
+        cache: Some(folder.path().to_path_buf()),
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let mut changed = chunks.clone();
+    changed[0].1.extend_from_slice(b"\n-- another mod\n");
+    timed(
+        "mod1000, changed, first mod of a new engine on the folder",
+        &restarted,
+        &changed,
+    );
     c.bench_function("weval/mod1000/specialised_cache_hit", |b| {
         b.iter(|| base.specialised(&weval, &chunks).unwrap())
     });

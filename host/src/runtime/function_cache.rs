@@ -23,10 +23,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use lru::LruCache;
 use wasmtime::CacheStore;
 
-/// Most bytes (keys and compiled functions) one engine's store holds. One
-/// specialised guest compiles to about 13 MB of functions, of which each
-/// further mod adds its own specialised functions (1–10 MB): this keeps the
-/// shared ones and the last few mods'.
+/// Most bytes (keys and compiled functions) one engine's store holds. The
+/// first specialised guest leaves about 9 MB (for a 1,000-line mod), and
+/// each further mod adds its own specialised functions (3 MB for 1,000
+/// lines): this keeps the shared ones and the last dozen or so mods'.
 pub const FUNCTION_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Compiled functions by key, least recently used first out.

@@ -163,13 +163,19 @@ fn in_process(c: &mut Criterion) {
             stats.misses,
         );
     };
-    let first = ScriptEngine::new().unwrap();
+    // Engines that specialise every mod, as a game's would.
+    let first = ScriptEngine::with_config(&EngineConfig {
+        weval: Some(weval.clone()),
+        ..EngineConfig::default()
+    })
+    .unwrap();
     timed("mod1000, the engine's first mod", &first, &chunks);
     drop(first);
 
     let folder = tempfile::tempdir().unwrap();
     let base = ScriptEngine::with_config(&EngineConfig {
         cache: Some(folder.path().to_path_buf()),
+        weval: Some(weval.clone()),
         ..EngineConfig::default()
     })
     .unwrap();
@@ -187,6 +193,7 @@ fn in_process(c: &mut Criterion) {
     // comes from it, the compiled functions do not.
     let restarted = ScriptEngine::with_config(&EngineConfig {
         cache: Some(folder.path().to_path_buf()),
+        weval: Some(weval.clone()),
         ..EngineConfig::default()
     })
     .unwrap();

@@ -135,8 +135,16 @@ fn later_specialisations_reuse_compiled_functions_and_run_the_same() {
         sandbox.run("call.lua", b"print(loop(100000))").unwrap();
         (printed(&sandbox), sandbox.last_fuel_used())
     };
-    // `warm` specialises MOD, then `other`; `cold` only `other`.
-    let warm = ScriptEngine::new().unwrap();
+    // Engines that specialise every mod keep compiled functions: `warm`
+    // specialises MOD, then `other`; `cold` only `other`.
+    let specialising = || {
+        ScriptEngine::with_config(&moonbox::EngineConfig {
+            weval: Some(weval.clone()),
+            ..moonbox::EngineConfig::default()
+        })
+        .unwrap()
+    };
+    let warm = specialising();
     let none = warm.function_cache_stats();
     assert_eq!((none.functions, none.hits), (0, 0), "nothing kept before");
     warm.specialised(&weval, &chunks(MOD)).unwrap();
@@ -151,7 +159,7 @@ fn later_specialisations_reuse_compiled_functions_and_run_the_same() {
     );
     assert!(second.bytes <= moonbox::FUNCTION_CACHE_BYTES);
 
-    let cold = ScriptEngine::new().unwrap();
+    let cold = specialising();
     let fresh = cold.specialised(&weval, &chunks(other)).unwrap();
     // (Identical functions within one guest hit even on the first, and the
     // counts vary by a few: parallel compilation may miss the same
@@ -165,6 +173,12 @@ fn later_specialisations_reuse_compiled_functions_and_run_the_same() {
     assert_eq!((out.clone(), fuel), run(&fresh), "the same code either way");
     assert_eq!(out, run(engine()).0);
     assert!(fuel < run(engine()).1, "specialised: {fuel} fuel");
+
+    // Other engines keep none: asking the store would slow their compiles.
+    let plain = ScriptEngine::new().unwrap();
+    plain.specialised(&weval, &chunks(other)).unwrap();
+    let stats = plain.function_cache_stats();
+    assert_eq!((stats.functions, stats.hits, stats.misses), (0, 0, 0));
 }
 
 /// Fuel of `call` in a sandbox of `engine` that loaded [`MOD`] and `extra`.

@@ -156,7 +156,8 @@ struct EngineInner {
     /// Its guest was specialised for a mod ([`ScriptEngine::specialised`]).
     specialised: bool,
     /// Compiled functions the wasmtime engine reuses when it compiles
-    /// specialised guests: shared with the base engine.
+    /// specialised guests, with [`EngineConfig::weval`] set: shared with the
+    /// base engine.
     functions: Arc<FunctionCache>,
     guest: Arc<Guest>,
     cache: CacheOutcome,
@@ -254,9 +255,9 @@ impl ScriptEngine {
     /// each function whose code was specialised runs faster and on less
     /// fuel, the same fuel on every run (BENCHMARKS.md, "Specialised mods").
     ///
-    /// This takes seconds (about 2.4 s for 1,000 lines on 2 cores, 1.8 s
-    /// for a later mod of the same engine, which compiles only the
-    /// functions it has not compiled before). With
+    /// This takes seconds (about 2.4 s for 1,000 lines on 2 cores; 1.8 s
+    /// for a later mod of an engine with [`EngineConfig::weval`] set, which
+    /// compiles only the functions it has not compiled before). With
     /// [`EngineConfig::cache`], the compiled result is kept under a key of
     /// everything it is made from (the weval variant, the weval executable's
     /// bytes, the chunks, the versions and the engine's configuration), and
@@ -360,8 +361,12 @@ impl ScriptEngine {
             _ => {
                 let functions = Arc::new(FunctionCache::new(FUNCTION_CACHE_BYTES));
                 let mut wasm = wasmtime_config(config);
-                wasm.enable_incremental_compilation(functions.clone())
-                    .map_err(configure_error)?;
+                // Only for an engine that specialises every mod: asking the
+                // store costs 5% more to compile an uncached guest.
+                if config.weval.is_some() {
+                    wasm.enable_incremental_compilation(functions.clone())
+                        .map_err(configure_error)?;
+                }
                 (Engine::new(&wasm).map_err(configure_error)?, functions)
             }
         };

@@ -141,6 +141,45 @@ impl Compiler {
         }
     }
 
+    /// Moonbox: whether compiled wasm keeps the fuel counter in the pinned
+    /// register (`crate::fuel_in_pinned_reg_supported`).
+    pub(crate) fn fuel_in_pinned_reg(&self) -> bool {
+        self.tunables.consume_fuel && self.isa.flags().enable_pinned_reg()
+    }
+
+    /// Moonbox: before wasm calls into the host, the store receives the fuel
+    /// counter from the pinned register, where the host reads and charges it.
+    pub(crate) fn fuel_from_pinned_reg_to_store<O: GetPtrSize>(
+        &self,
+        builder: &mut FunctionBuilder<'_>,
+        alias_regions: &mut AliasRegions<O>,
+        vm_store_context: ir::Value,
+    ) {
+        if self.fuel_in_pinned_reg() {
+            let fuel = builder.ins().get_pinned_reg(ir::types::I64);
+            alias_regions.store_vmstore_context_fuel_consumed(
+                &mut builder.cursor(),
+                vm_store_context,
+                fuel,
+            );
+        }
+    }
+
+    /// Moonbox: after the host returns to wasm, or before the host enters
+    /// wasm, the pinned register receives the fuel counter from the store.
+    pub(crate) fn fuel_from_store_to_pinned_reg<O: GetPtrSize>(
+        &self,
+        builder: &mut FunctionBuilder<'_>,
+        alias_regions: &mut AliasRegions<O>,
+        vm_store_context: ir::Value,
+    ) {
+        if self.fuel_in_pinned_reg() {
+            let fuel = alias_regions
+                .vmstore_context_fuel_consumed(&mut builder.cursor(), vm_store_context);
+            builder.ins().set_pinned_reg(fuel);
+        }
+    }
+
     /// Perform an indirect call from Cranelift-generated code to native code in
     /// Wasmtime itself.
     ///
@@ -255,6 +294,7 @@ impl Compiler {
 
         // Do an indirect call to the callee.
         let callee_signature = builder.func.import_signature(array_call_sig);
+        self.fuel_from_pinned_reg_to_store(&mut builder, &mut alias_regions, vm_store_context);
         let call = self.call_indirect_host(
             &mut builder,
             HostCall::ArrayCall,
@@ -262,6 +302,7 @@ impl Compiler {
             callee,
             &[callee_vmctx, caller_vmctx, args_base, args_len],
         );
+        self.fuel_from_store_to_pinned_reg(&mut builder, &mut alias_regions, vm_store_context);
 
         // Increment the "execution version" on the VMStoreContext if
         // guest debugging is enabled.
@@ -354,6 +395,7 @@ impl Compiler {
         // Now it's time to delegate to the actual builtin. Forward all our own
         // arguments to the libcall itself.
         let args = builder.block_params(block0).to_vec();
+        self.fuel_from_pinned_reg_to_store(&mut builder, &mut alias_regions, vm_store_context);
         let call = self.call_builtin(
             &mut builder,
             &mut alias_regions,
@@ -363,6 +405,7 @@ impl Compiler {
             host_sig,
         );
         let results = builder.func.dfg.inst_results(call).to_vec();
+        self.fuel_from_store_to_pinned_reg(&mut builder, &mut alias_regions, vm_store_context);
 
         // Libcalls do not explicitly jump/raise on traps but instead return a
         // code indicating whether they trapped or not. This means that it's the
@@ -834,7 +877,17 @@ impl wasmtime_environ::Compiler for Compiler {
     }
 
     fn flags(&self) -> Vec<(&'static str, FlagValue<'static>)> {
-        crate::clif_flags_to_wasmtime(self.isa.flags().iter())
+        // Moonbox: wasmtime's engine rejects `enable_pinned_reg`, which it
+        // does not use itself. Here the pinned register holds the fuel
+        // counter and every trampoline between the host and wasm hands it
+        // over (`crate::fuel_in_pinned_reg`), so compiled code stays
+        // self-contained and needs nothing from the runtime.
+        crate::clif_flags_to_wasmtime(
+            self.isa
+                .flags()
+                .iter()
+                .filter(|flag| flag.name != "enable_pinned_reg"),
+        )
     }
 
     fn isa_flags(&self) -> Vec<(&'static str, FlagValue<'static>)> {
@@ -1487,6 +1540,14 @@ impl Compiler {
             try_call_block,
         );
 
+        // Moonbox: wasm takes the fuel counter in the pinned register; the
+        // host's own value of that register is kept here and given back on
+        // both ways out, since the host's ABI expects it preserved.
+        let host_pinned_reg = self
+            .fuel_in_pinned_reg()
+            .then(|| builder.ins().get_pinned_reg(pointer_type));
+        self.fuel_from_store_to_pinned_reg(&mut builder, &mut alias_regions, vm_store_ctx);
+
         // Create the invocation of wasm, which is notably done with a
         // `try_call` with an exception handler that's used to handle traps.
         let normal_return = builder.create_block();
@@ -1543,6 +1604,10 @@ impl Compiler {
         // On the normal return path store all the results in the array we were
         // provided and return "true" for "returned successfully".
         builder.switch_to_block(normal_return);
+        self.fuel_from_pinned_reg_to_store(&mut builder, &mut alias_regions, vm_store_ctx);
+        if let Some(host_pinned_reg) = host_pinned_reg {
+            builder.ins().set_pinned_reg(host_pinned_reg);
+        }
         self.store_values_to_array(
             &mut alias_regions,
             &mut builder,
@@ -1558,6 +1623,10 @@ impl Compiler {
         // succeed". Note that register restoration is part of the `try_call`
         // and handler implementation.
         builder.switch_to_block(exceptional_return);
+        // Moonbox: a trap saved the fuel it reports before unwinding.
+        if let Some(host_pinned_reg) = host_pinned_reg {
+            builder.ins().set_pinned_reg(host_pinned_reg);
+        }
         if cfg!(feature = "component-model") && self.tunables().concurrency_support {
             // NB: A trap unwinds over any fused adapter frames without running
             // their `exit-sync-call`s. That can leave

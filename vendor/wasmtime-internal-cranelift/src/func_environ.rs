@@ -511,8 +511,15 @@ impl<'module_environment> FuncEnvironment<'module_environment> {
             // Before this we need to update the fuel counter from our own cost
             // leading up to this function call, and then we can store
             // `self.fuel_var` into `VMStoreContext`.
-            Operator::Unreachable
-            | Operator::Return
+            //
+            // Moonbox: `unreachable` traps, so its fuel goes to the store;
+            // calls and returns hand it over in the pinned register when
+            // that is on (`fuel_save_from_var`).
+            Operator::Unreachable => {
+                self.fuel_increment_var(builder);
+                self.fuel_save_to_store(builder);
+            }
+            Operator::Return
             | Operator::CallIndirect { .. }
             | Operator::Call { .. }
             | Operator::CallRef { .. }
@@ -601,8 +608,31 @@ impl<'module_environment> FuncEnvironment<'module_environment> {
         builder.def_var(self.fuel_var, fuel);
     }
 
-    /// Loads the fuel consumption value from `VMStoreContext` into `self.fuel_var`
+    /// Takes the fuel counter handed over at function entry or by a returning
+    /// callee: Moonbox keeps it in the pinned register when
+    /// `Compiler::fuel_in_pinned_reg`, otherwise it is in `VMStoreContext`.
     fn fuel_load_into_var(&mut self, builder: &mut FunctionBuilder<'_>) {
+        if self.compiler.fuel_in_pinned_reg() {
+            let fuel = builder.ins().get_pinned_reg(ir::types::I64);
+            builder.def_var(self.fuel_var, fuel);
+        } else {
+            self.fuel_load_from_store(builder);
+        }
+    }
+
+    /// Hands the fuel counter over to a callee or back to the caller: in the
+    /// pinned register or in `VMStoreContext` (`fuel_load_into_var`).
+    fn fuel_save_from_var(&mut self, builder: &mut FunctionBuilder<'_>) {
+        if self.compiler.fuel_in_pinned_reg() {
+            let fuel = builder.use_var(self.fuel_var);
+            builder.ins().set_pinned_reg(fuel);
+        } else {
+            self.fuel_save_to_store(builder);
+        }
+    }
+
+    /// Loads the fuel consumption value from `VMStoreContext` into `self.fuel_var`
+    fn fuel_load_from_store(&mut self, builder: &mut FunctionBuilder<'_>) {
         let vmstore_ctx = self.get_vmstore_context_ptr(builder);
         let fuel = self
             .alias_regions
@@ -612,7 +642,7 @@ impl<'module_environment> FuncEnvironment<'module_environment> {
 
     /// Stores the fuel consumption value from `self.fuel_var` into
     /// `VMStoreContext`.
-    fn fuel_save_from_var(&mut self, builder: &mut FunctionBuilder<'_>) {
+    fn fuel_save_to_store(&mut self, builder: &mut FunctionBuilder<'_>) {
         let vmstore_ctx = self.get_vmstore_context_ptr(builder);
         let fuel_consumed = builder.use_var(self.fuel_var);
         self.alias_regions.store_vmstore_context_fuel_consumed(
@@ -655,7 +685,7 @@ impl<'module_environment> FuncEnvironment<'module_environment> {
         // could only trap. The fuel is saved first, as before.
         builder.switch_to_block(out_of_gas_block);
         builder.set_cold_block(out_of_gas_block);
-        self.fuel_save_from_var(builder);
+        self.fuel_save_to_store(builder);
         builder.ins().trap(crate::TRAP_OUT_OF_FUEL);
         builder.seal_block(continuation_block);
 
@@ -5119,14 +5149,16 @@ impl FuncEnvironment<'_> {
     /// along its exceptional edge.
     pub fn on_catch_block_entry(&mut self, builder: &mut FunctionBuilder) {
         if self.tunables.consume_fuel {
-            self.fuel_load_into_var(builder);
+            // Moonbox: the unwinder does not carry the pinned register; the
+            // trampoline into the host that threw saved the fuel in the store.
+            self.fuel_load_from_store(builder);
         }
     }
 
     pub fn before_unconditionally_trapping_memory_access(&mut self, builder: &mut FunctionBuilder) {
         if self.tunables.consume_fuel {
             self.fuel_increment_var(builder);
-            self.fuel_save_from_var(builder);
+            self.fuel_save_to_store(builder);
         }
     }
 

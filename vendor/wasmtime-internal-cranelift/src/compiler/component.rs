@@ -1008,13 +1008,25 @@ impl<'a> TrampolineCompiler<'a> {
                     sig.returns.push(ir::AbiParam::new(ir::types::I8));
                     self.builder.import_signature(sig)
                 };
-                self.compiler.call_indirect_host(
+                let vm_store_context = self.load_vm_store_context();
+                self.compiler.fuel_from_pinned_reg_to_store(
+                    &mut self.builder,
+                    &mut self.alias_regions,
+                    vm_store_context,
+                );
+                let call = self.compiler.call_indirect_host(
                     &mut self.builder,
                     HostCall::ComponentLowerImport,
                     host_sig,
                     host_fn,
                     &host_args,
-                )
+                );
+                self.compiler.fuel_from_store_to_pinned_reg(
+                    &mut self.builder,
+                    &mut self.alias_regions,
+                    vm_store_context,
+                );
+                call
             }
         };
 
@@ -1470,8 +1482,21 @@ impl<'a> TrampolineCompiler<'a> {
     ) -> ir::Inst {
         let (host_sig, index) = get_libcall(self.isa, &mut self.builder.func);
         let host_fn = self.load_libcall(vmctx, index);
-        self.compiler
-            .call_indirect_host(&mut self.builder, index, host_sig, host_fn, args)
+        let vm_store_context = self.load_vm_store_context();
+        self.compiler.fuel_from_pinned_reg_to_store(
+            &mut self.builder,
+            &mut self.alias_regions,
+            vm_store_context,
+        );
+        let call = self
+            .compiler
+            .call_indirect_host(&mut self.builder, index, host_sig, host_fn, args);
+        self.compiler.fuel_from_store_to_pinned_reg(
+            &mut self.builder,
+            &mut self.alias_regions,
+            vm_store_context,
+        );
+        call
     }
 
     fn check_may_leave(&mut self, trampoline: &Trampoline) {

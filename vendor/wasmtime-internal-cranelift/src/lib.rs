@@ -93,31 +93,31 @@ pub const TRAP_OUT_OF_FUEL: TrapCode =
     TrapCode::unwrap_user(Trap::OutOfFuel as u8 + TRAP_OFFSET);
 
 /// Moonbox: whether wasm compiled for `triple` with fuel keeps the fuel
-/// counter in Cranelift's pinned register (r15 on x86-64, x21 on AArch64)
-/// instead of `VMStoreContext::fuel_consumed`.
+/// counter in Cranelift's pinned register (r15 on x86-64) instead of
+/// `VMStoreContext::fuel_consumed`. Only x86-64 for now, where it is tested
+/// and measured; AArch64 (x21) would work the same way.
 ///
 /// Upstream, every wasm function loads the counter from the store at entry
 /// and stores it back at return, and every caller stores it before a call
 /// and reloads it after: memory traffic on every call, which C library code
 /// with many small calls (Lua's string and table libraries, the allocator)
-/// pays for. In the register, a wasm-to-wasm call costs nothing extra. The
-/// store holds the counter whenever the host can look: each trampoline from
-/// wasm to the host saves the register into the store before the call and
-/// reloads it after (the host may charge fuel), and the trampoline from the
-/// host into wasm loads it, saves it on return and gives the host back its
-/// own value of the register, which the host's ABI preserves. Traps that
-/// read fuel (`unreachable`, out of fuel) save it first.
+/// pays for. In the register, a wasm-to-wasm call costs two register moves.
+/// The store holds the counter whenever the host can look: each trampoline
+/// from wasm to the host saves the register into the store before the call
+/// and reloads it after (the host may charge fuel), and the trampoline from
+/// the host into wasm loads it, saves it on return and gives the host back
+/// its own value of the register, which the host's ABI preserves. The traps
+/// after which upstream saves fuel (`unreachable`, out of fuel, a memory
+/// access known to trap) still save it to the store, and a wasm `catch`
+/// reloads it from there: the throw went through the host.
 ///
 /// The same increments and checks run at the same places, so fuel is
-/// unchanged everywhere the host reads it, except after a trap raised by
-/// the hardware (an out-of-bounds access, a stack overflow): the store then
+/// unchanged everywhere the host reads it, except after a trap that does
+/// not save it (a stack overflow, an out-of-bounds access): the store then
 /// holds the fuel as of the last call into the host instead of the last
 /// wasm call. Both are a function of the program and its inputs.
 pub(crate) fn fuel_in_pinned_reg_supported(triple: &target_lexicon::Triple) -> bool {
-    matches!(
-        triple.architecture,
-        Architecture::X86_64 | Architecture::Aarch64(_)
-    )
+    triple.architecture == Architecture::X86_64
 }
 
 pub const TRAP_UNCAUGHT_EXCEPTION: TrapCode =

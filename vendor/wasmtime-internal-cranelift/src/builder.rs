@@ -108,11 +108,11 @@ impl CompilerBuilder for Builder {
     }
 
     fn set_tunables(&mut self, tunables: Tunables) -> Result<()> {
-        // Moonbox: with fuel on x86-64 and AArch64, wasm code keeps the fuel
-        // counter in Cranelift's pinned register (`crate::fuel_in_pinned_reg`).
+        // Moonbox: with fuel on x86-64, wasm code keeps the fuel counter in
+        // Cranelift's pinned register (`crate::fuel_in_pinned_reg_supported`).
         if crate::fuel_in_pinned_reg_supported(self.inner.triple()) {
-            let pinned = if tunables.consume_fuel { "true" } else { "false" };
-            self.inner.set("enable_pinned_reg", pinned)?;
+            let pinned = tunables.consume_fuel.to_string();
+            self.inner.set("enable_pinned_reg", &pinned)?;
         }
         self.tunables = Some(tunables);
         Ok(())

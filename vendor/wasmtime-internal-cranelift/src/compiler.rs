@@ -880,7 +880,7 @@ impl wasmtime_environ::Compiler for Compiler {
         // Moonbox: wasmtime's engine rejects `enable_pinned_reg`, which it
         // does not use itself. Here the pinned register holds the fuel
         // counter and every trampoline between the host and wasm hands it
-        // over (`crate::fuel_in_pinned_reg`), so compiled code stays
+        // over (`crate::fuel_in_pinned_reg_supported`), so compiled code stays
         // self-contained and needs nothing from the runtime.
         crate::clif_flags_to_wasmtime(
             self.isa

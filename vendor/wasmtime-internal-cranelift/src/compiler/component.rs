@@ -1008,25 +1008,12 @@ impl<'a> TrampolineCompiler<'a> {
                     sig.returns.push(ir::AbiParam::new(ir::types::I8));
                     self.builder.import_signature(sig)
                 };
-                let vm_store_context = self.load_vm_store_context();
-                self.compiler.fuel_from_pinned_reg_to_store(
-                    &mut self.builder,
-                    &mut self.alias_regions,
-                    vm_store_context,
-                );
-                let call = self.compiler.call_indirect_host(
-                    &mut self.builder,
+                self.call_host(
                     HostCall::ComponentLowerImport,
                     host_sig,
                     host_fn,
                     &host_args,
-                );
-                self.compiler.fuel_from_store_to_pinned_reg(
-                    &mut self.builder,
-                    &mut self.alias_regions,
-                    vm_store_context,
-                );
-                call
+                )
             }
         };
 
@@ -1482,6 +1469,19 @@ impl<'a> TrampolineCompiler<'a> {
     ) -> ir::Inst {
         let (host_sig, index) = get_libcall(self.isa, &mut self.builder.func);
         let host_fn = self.load_libcall(vmctx, index);
+        self.call_host(index, host_sig, host_fn, args)
+    }
+
+    /// Moonbox: `Compiler::call_indirect_host` with the fuel counter moved
+    /// from the pinned register to the store before the call and back after
+    /// (`crate::fuel_in_pinned_reg_supported`).
+    fn call_host(
+        &mut self,
+        hostcall: impl Into<HostCall>,
+        sig: ir::SigRef,
+        addr: ir::Value,
+        args: &[ir::Value],
+    ) -> ir::Inst {
         let vm_store_context = self.load_vm_store_context();
         self.compiler.fuel_from_pinned_reg_to_store(
             &mut self.builder,
@@ -1490,7 +1490,7 @@ impl<'a> TrampolineCompiler<'a> {
         );
         let call = self
             .compiler
-            .call_indirect_host(&mut self.builder, index, host_sig, host_fn, args);
+            .call_indirect_host(&mut self.builder, hostcall, sig, addr, args);
         self.compiler.fuel_from_store_to_pinned_reg(
             &mut self.builder,
             &mut self.alias_regions,

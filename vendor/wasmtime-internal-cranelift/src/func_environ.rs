@@ -652,8 +652,8 @@ impl<'module_environment> FuncEnvironment<'module_environment> {
         );
     }
 
-    /// Checks the amount of remaining, and if we've run out of fuel we call
-    /// the out-of-fuel function.
+    /// Checks the amount of remaining, and if we've run out of fuel traps
+    /// with `OutOfFuel` (Moonbox; upstream calls the out-of-fuel function).
     fn fuel_check(&mut self, builder: &mut FunctionBuilder) {
         self.fuel_increment_var(builder);
         let out_of_gas_block = builder.create_block();

@@ -8,6 +8,7 @@
 mod arena_example;
 mod cache;
 mod cli;
+mod codegen;
 mod console;
 mod declared;
 mod determinism;

@@ -3695,7 +3695,8 @@ impl FuncEnvironment<'_> {
         // expanded inline (see `emit_inline_memcpy`), skipping the libcall's fixed
         // per-call cost (a wasm/host transition and an indirect call) that
         // dominates tiny copies. Larger or dynamic copies, and all fills, use the
-        // libcall below, whose `memmove` amortizes that cost.
+        // libcall below, whose `memmove` amortizes that cost (Moonbox: but
+        // for short dynamic ones, below).
         //
         // The bound is empirical: measured on aarch64, inline is ~1.7-2.7x faster
         // than the libcall through 128 bytes and ties by 256 (cost grows with the
@@ -3718,6 +3719,125 @@ impl FuncEnvironment<'_> {
             }
         }
 
+        // Moonbox: a copy or fill whose length is known only at run time
+        // takes an inline path when it is short (`emit_short_bulk_op`):
+        // the C library compiled to wasm (`memcpy`, `memset`) makes many
+        // copies of a few bytes, for which the libcall's fixed cost (a call
+        // into the host and back) is most of the work.
+        let op = match op {
+            BulkOp::MemoryCopy {
+                dst,
+                src,
+                len,
+                const_len: None,
+                src_entity,
+                dst_entity,
+            } => {
+                let src_region = self.bulk_copy_alias_region(builder.func, src_entity);
+                let dst_region = self.bulk_copy_alias_region(builder.func, dst_entity);
+                let short = ShortBulkOp::Copy {
+                    src,
+                    src_region,
+                    dst_region,
+                };
+                return self.emit_short_bulk_op(builder, short, dst, len, op);
+            }
+            BulkOp::MemoryFill {
+                dst,
+                val,
+                len,
+                dst_entity,
+            } => {
+                let region = self.bulk_copy_alias_region(builder.func, dst_entity);
+                let short = ShortBulkOp::Fill { val, region };
+                return self.emit_short_bulk_op(builder, short, dst, len, op);
+            }
+            op => op,
+        };
+        self.bulk_memory_libcall(builder, op);
+        Ok(())
+    }
+
+    /// Moonbox: `op`, whose byte length `len` is known only at run time,
+    /// inline when `len` is at most [`SHORT_BULK_OP_MAX_BYTES`], else the
+    /// libcall. A short operation picks the widest access that fits and
+    /// covers `[0, len)` with two, possibly overlapping, accesses of that
+    /// width from each end (four 16-byte ones above 32 bytes), all loads
+    /// before any store, so overlapping copies behave as `memmove`. The
+    /// bounds were checked before: the accesses cannot trap, and which path
+    /// runs changes nothing wasm can observe (fuel is charged before).
+    fn emit_short_bulk_op(
+        &mut self,
+        builder: &mut FunctionBuilder<'_>,
+        short: ShortBulkOp,
+        dst: ir::Value,
+        len: ir::Value,
+        op: BulkOp,
+    ) -> WasmResult<()> {
+        let done = builder.create_block();
+        let libcall = builder.create_block();
+        builder.set_cold_block(libcall);
+        let is_short = builder.ins().icmp_imm_u(
+            IntCC::UnsignedLessThanOrEqual,
+            len,
+            SHORT_BULK_OP_MAX_BYTES as i64,
+        );
+        let short_block = builder.create_block();
+        builder.ins().brif(is_short, short_block, &[], libcall, &[]);
+        builder.seal_block(short_block);
+        builder.seal_block(libcall);
+
+        builder.switch_to_block(libcall);
+        self.bulk_memory_libcall(builder, op);
+        builder.ins().jump(done, &[]);
+
+        // A chain of tests from the widest access down; `len` is at most
+        // `SHORT_BULK_OP_MAX_BYTES` here.
+        builder.switch_to_block(short_block);
+        const CLASSES: &[(u64, ir::Type, u64)] = &[
+            // (smallest length, access type, accesses)
+            (33, ir::types::I8X16, 4),
+            (16, ir::types::I8X16, 2),
+            (8, ir::types::I64, 2),
+            (4, ir::types::I32, 2),
+            (2, ir::types::I16, 2),
+            (1, ir::types::I8, 1),
+        ];
+        for &(min, ty, accesses) in CLASSES {
+            let this = builder.create_block();
+            let next = builder.create_block();
+            let fits = builder
+                .ins()
+                .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, len, min as i64);
+            builder.ins().brif(fits, this, &[], next, &[]);
+            builder.seal_block(this);
+            builder.seal_block(next);
+
+            builder.switch_to_block(this);
+            let width = i64::from(ty.bytes());
+            // Offsets from the start, then from the end (`len - k * width`).
+            let head = accesses.div_ceil(2);
+            let len_ty = builder.func.dfg.value_type(len);
+            let mut offsets: SmallVec<[ir::Value; 4]> = smallvec![];
+            for k in 0..head {
+                offsets.push(builder.ins().iconst(len_ty, k as i64 * width));
+            }
+            for k in (1..=accesses - head).rev() {
+                offsets.push(builder.ins().iadd_imm_s(len, -(k as i64) * width));
+            }
+            short.emit(builder, dst, &offsets, ty);
+            builder.ins().jump(done, &[]);
+            builder.switch_to_block(next);
+        }
+        // `len` is 0.
+        builder.ins().jump(done, &[]);
+        builder.seal_block(done);
+        builder.switch_to_block(done);
+        Ok(())
+    }
+
+    /// Calls the libcall that performs `op`.
+    fn bulk_memory_libcall(&mut self, builder: &mut FunctionBuilder<'_>, op: BulkOp) {
         let mut pos = builder.cursor();
         let vmctx = self.vmctx_val(&mut pos);
 
@@ -3728,12 +3848,11 @@ impl FuncEnvironment<'_> {
                 let memory_copy = self.builtin_functions.memory_copy(&mut builder.func);
                 builder.ins().call(memory_copy, &[vmctx, dst, src, len]);
             }
-            BulkOp::MemoryFill { dst, val, len } => {
+            BulkOp::MemoryFill { dst, val, len, .. } => {
                 let memory_fill = self.builtin_functions.memory_fill(&mut builder.func);
                 builder.ins().call(memory_fill, &[vmctx, dst, val, len]);
             }
         }
-        Ok(())
     }
 
     /// Emits a generic "fill" of `entity` from `dst` for `len` elements,
@@ -3773,6 +3892,7 @@ impl FuncEnvironment<'_> {
                     dst: raw_dst_addr,
                     val,
                     len: len_ptr,
+                    dst_entity: entity,
                 },
             ),
             CheckedEntity::Table { .. } | CheckedEntity::Array { .. } => {
@@ -3831,6 +3951,7 @@ impl FuncEnvironment<'_> {
                     dst: dst_elem_addr,
                     val: value,
                     len: copy_byte_len,
+                    dst_entity: entity,
                 },
             );
         }
@@ -6278,12 +6399,97 @@ enum BulkOp {
     /// Both of `dst` and `len` must be pre-validated and inbounds. Both must
     /// have type `env.pointer_type()`.
     ///
-    /// The `val` field must have type `I32`.
+    /// The `val` field must have type `I32`. `dst_entity` is the
+    /// destination, for the alias region of the inline path (Moonbox).
     MemoryFill {
         dst: ir::Value,
         val: ir::Value,
         len: ir::Value,
+        dst_entity: CheckedEntity,
     },
+}
+
+/// Moonbox: the longest `memory.copy` or `memory.fill` of a length known
+/// only at run time that compiled code performs inline instead of calling
+/// the host (`FuncEnvironment::emit_short_bulk_op`).
+const SHORT_BULK_OP_MAX_BYTES: u64 = 64;
+
+/// Moonbox: the data side of a short bulk operation
+/// (`FuncEnvironment::emit_short_bulk_op`).
+#[derive(Clone, Copy)]
+enum ShortBulkOp {
+    /// Copy from `src`.
+    Copy {
+        src: ir::Value,
+        src_region: ir::AliasRegion,
+        dst_region: ir::AliasRegion,
+    },
+    /// Fill with the low byte of `val` (an `i32`).
+    Fill {
+        val: ir::Value,
+        region: ir::AliasRegion,
+    },
+}
+
+impl ShortBulkOp {
+    /// Accesses of type `ty` at each of `offsets` (pointer-sized values)
+    /// from `dst`: for a copy, every load from `src` before any store.
+    fn emit(
+        self,
+        builder: &mut FunctionBuilder<'_>,
+        dst: ir::Value,
+        offsets: &[ir::Value],
+        ty: ir::Type,
+    ) {
+        // `trusted()` (notrap + aligned) is sound as in `emit_inline_memcpy`:
+        // the range was bounds-checked, and the backend emits unaligned
+        // moves for these accesses regardless of the `aligned` flag.
+        let flags = |region| {
+            ir::MemFlagsData::trusted()
+                .with_endianness(Endianness::Little)
+                .with_alias_region(Some(region))
+        };
+        match self {
+            ShortBulkOp::Copy {
+                src,
+                src_region,
+                dst_region,
+            } => {
+                let vals: SmallVec<[ir::Value; 4]> = offsets
+                    .iter()
+                    .map(|&offset| {
+                        let addr = builder.ins().iadd(src, offset);
+                        builder.ins().load(ty, flags(src_region), addr, 0)
+                    })
+                    .collect();
+                for (&offset, val) in offsets.iter().zip(vals) {
+                    let addr = builder.ins().iadd(dst, offset);
+                    builder.ins().store(flags(dst_region), val, addr, 0);
+                }
+            }
+            ShortBulkOp::Fill { val, region } => {
+                let byte = builder.ins().ireduce(ir::types::I8, val);
+                let pattern = if ty == ir::types::I8 {
+                    byte
+                } else {
+                    // The byte in every byte of an `i64`, then of `ty`
+                    // (a 16-byte vector as two `i64` lanes: SSE2 only).
+                    let wide = builder.ins().uextend(ir::types::I64, byte);
+                    let ones = builder.ins().iconst(ir::types::I64, 0x0101_0101_0101_0101);
+                    let wide = builder.ins().imul(wide, ones);
+                    match ty {
+                        ir::types::I64 => wide,
+                        ir::types::I8X16 => builder.ins().splat(ir::types::I64X2, wide),
+                        _ => builder.ins().ireduce(ty, wide),
+                    }
+                };
+                for &offset in offsets {
+                    let addr = builder.ins().iadd(dst, offset);
+                    builder.ins().store(flags(region), pattern, addr, 0);
+                }
+            }
+        }
+    }
 }
 
 /// A list of entities which can participate in various kinds of bulk operations

@@ -98,6 +98,22 @@ static int moonbox_integer2str (char *buff, size_t sz, LUA_INTEGER n) {
 /* lstrlib.c uses it for a plain "%d" in 'string.format' too */
 #define MOONBOX_DIRECT_INTEGER2STR
 
+#if defined(__wasi__)
+/* 'string.find' and friends test every pattern for special characters with
+   'strpbrk' ('nospecials'), and every string read as a float is tested
+   with it too ('l_str2d'); musl's builds a 256-bit set from the characters
+   sought first. Patterns are short: a direct scan is cheaper. */
+static inline char *moonbox_strpbrk (const char *s, const char *chars) {
+  for (; *s != '\0'; s++) {
+    const char *c = chars;
+    while (*c != '\0' && *c != *s) c++;
+    if (*c != '\0') return (char *)s;
+  }
+  return NULL;
+}
+#define strpbrk		moonbox_strpbrk
+#endif
+
 /* do not export internal symbols */
 #undef LUAI_FUNC
 #undef LUAI_DDEC

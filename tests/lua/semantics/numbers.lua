@@ -8,3 +8,6 @@ print(math.huge, -math.huge, math.pi, math.sqrt(16), math.exp(0), math.log(8, 2)
 print(string.format("%.14g", 0.1 + 0.2), 100000000000000, 2^53, 1e15, 123456789012)
 print(pcall(function() return 1 // 0 end))
 print(1 // 0.0, -1 // 0.0, 5 % math.huge, 3 | 0, pcall(function() return 1.5 | 0 end))
+-- strings read as floats: the characters that choose hex, or refuse nan/inf
+print(tonumber("1.5"), tonumber("-0.25"), tonumber("5."), tonumber(".5"), tonumber("0x.8"), tonumber("0X1P4"), tonumber("0x1p-1"))
+print(tonumber("nan"), tonumber("NaN"), tonumber("inf"), tonumber("-Infinity"), tonumber("1e"), tonumber("1.5n"), tonumber(" 2.5 "))

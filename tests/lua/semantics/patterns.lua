@@ -15,3 +15,17 @@ print(string.format("%5.2f|%-5d|%05d|%x|%X|%o|%e|%g|%q", 3.14159, 42, 42, 255, 2
 print(string.format("%s %s %s", nil, true, 12), ("x"):rep(3, ","), ("abc"):reverse(), ("%d"):format(3))
 print(("hello"):byte(1, -1))
 print(string.char(72, 105), #"\0abc", ("a\0b"):len())
+-- a pattern is searched plainly only if it has none of ^$*+?.([%- (each
+-- one, alone and after plain text, and after an embedded zero)
+local function all(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  return table.concat(t, ",", 1, t.n)
+end
+for _, special in ipairs({ "^", "$", "*", "+", "?", ".", "(", "[", "%", "-" }) do
+  local pattern = "b" .. special
+  print(special, all(pcall(string.find, "ab^$*+?.([%-b", pattern)),
+    all(pcall(string.find, "x\0b" .. special, "\0" .. pattern)))
+end
+print(all(string.find("a\0b.c", "b.c")), all(string.find("a\0b.c", "\0b", 1)),
+  all(string.find("a+b", "a+b")), all(string.find("abc", "")))

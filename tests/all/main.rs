@@ -1,6 +1,8 @@
 //! Moonbox integration tests: one binary, one module per behaviour.
 //!
-//! Every test drives the real guest component under wasmtime.
+//! Every test drives the real guest component under wasmtime, but
+//! `codegen`'s, which check the workspace's patched code generator on
+//! small modules of their own.
 
 // A failed unwrap is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -36,6 +36,7 @@ semantics_tests!(
     coroutines,
     coroutine_yields,
     patterns,
+    pattern_starts,
     numbers,
     goto,
     utf8,

@@ -395,6 +395,18 @@ static const char *match (MatchState *ms, const char *s, const char *p);
 #define SPECIALS	"^$*+?.([%-"
 
 
+/*
+** MOONBOX: in wasm, clang leaves the per-character class tests as calls,
+** and each call there also pays a stack check and a reload of the fuel
+** counter; native compilers inline them.
+*/
+#if defined(__wasm__)
+#define l_matchinline	__attribute__((always_inline))
+#else
+#define l_matchinline
+#endif
+
+
 static int check_capture (MatchState *ms, int l) {
   l -= '1';
   if (l_unlikely(l < 0 || l >= ms->level ||
@@ -479,7 +491,7 @@ static int matchbracketclass (int c, const char *p, const char *ec) {
 }
 
 
-static int singlematch (MatchState *ms, const char *s, const char *p,
+static l_matchinline int singlematch (MatchState *ms, const char *s, const char *p,
                         const char *ep) {
   if (s >= ms->src_end)
     return 0;
@@ -681,6 +693,94 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
 }
 
 
+/*
+** MOONBOX: skip the positions where a match cannot start. When the
+** pattern's first item (after any opening captures, which consume
+** nothing) is a single-character class with no '*', '?' or '-' suffix,
+** every match begins with a character of that class, and 'match' fails
+** without side effects at any other position. 'find', 'match', 'gmatch'
+** and 'gsub' then test only that class at each position instead of
+** running 'match' there, which parses the whole item again every time.
+** Results are unchanged; only the work is less.
+*/
+typedef struct StartClass {
+  const char *p;  /* the first item, or NULL if there is none to test */
+  const char *ep;  /* end of that item */
+  int known;  /* whether 'p' has been worked out */
+} StartClass;
+
+
+static void initstartclass (StartClass *sc) {
+  sc->p = sc->ep = NULL;
+  sc->known = 0;
+}
+
+
+/*
+** Work out the first item of 'p'. Called only after 'match' has run over
+** 'p' once: 'match' reaches the first item wherever it starts (or raises
+** "too many captures" on its way there, the first time), so 'classend'
+** raises here no error that 'match' has not raised first.
+*/
+static void findstartclass (MatchState *ms, const char *p, StartClass *sc) {
+  sc->known = 1;
+  while (p < ms->p_end && *p == '(')
+    p += (p + 1 < ms->p_end && *(p + 1) == ')') ? 2 : 1;
+  if (p >= ms->p_end)
+    return;  /* empty, or only captures */
+  switch (*p) {
+    case ')': return;  /* a closing capture */
+    case '$': {
+      if (p + 1 == ms->p_end) return;  /* end anchor */
+      break;
+    }
+    case L_ESC: {
+      if (p + 1 < ms->p_end &&
+          (*(p + 1) == 'b' || *(p + 1) == 'f' || isdigit(uchar(*(p + 1)))))
+        return;  /* balance, frontier or back reference */
+      break;
+    }
+    default: break;
+  }
+  sc->ep = classend(ms, p);
+  if (*sc->ep == '*' || *sc->ep == '?' || *sc->ep == '-')
+    return;  /* may match the empty string */
+  sc->p = p;
+}
+
+
+/*
+** After 'match' failed at 's' (before the subject's end), the last
+** position before the next one where a match can start: 's' itself when
+** any position can start one.
+*/
+static const char *skipfailing (MatchState *ms, const char *s,
+                                const char *p, StartClass *sc) {
+  const char *end = ms->src_end;
+  if (!sc->known)
+    findstartclass(ms, p, sc);
+  if (sc->p == NULL || s + 1 >= end)
+    return s;
+  switch (*sc->p) {  /* 'singlematch', with the class parsed once */
+    case '.': return s;  /* any character starts a match */
+    case L_ESC: {
+      int cl = uchar(*(sc->p + 1));
+      while (s + 1 < end && !match_class(uchar(*(s + 1)), cl)) s++;
+      return s;
+    }
+    case '[': {
+      while (s + 1 < end && !matchbracketclass(uchar(*(s + 1)), sc->p, sc->ep - 1))
+        s++;
+      return s;
+    }
+    default: {
+      const char *hit = (const char *)memchr(s + 1, uchar(*sc->p), end - (s + 1));
+      return (hit != NULL) ? hit - 1 : end - 1;
+    }
+  }
+}
+
+
 
 static const char *lmemfind (const char *s1, size_t l1,
                                const char *s2, size_t l2) {
@@ -807,6 +907,8 @@ static int str_find_aux (lua_State *L, int find) {
     if (anchor) {
       p++; lp--;  /* skip anchor character */
     }
+    StartClass sc;  /* MOONBOX */
+    initstartclass(&sc);
     prepstate(&ms, L, s, ls, p, lp);
     do {
       const char *res;
@@ -820,7 +922,9 @@ static int str_find_aux (lua_State *L, int find) {
         else
           return push_captures(&ms, s1, res);
       }
-    } while (s1++ < ms.src_end && !anchor);
+      if (anchor) break;
+      s1 = skipfailing(&ms, s1, p, &sc);  /* MOONBOX */
+    } while (s1++ < ms.src_end);
   }
   luaL_pushfail(L);  /* not found */
   return 1;
@@ -843,6 +947,7 @@ typedef struct GMatchState {
   const char *p;  /* pattern */
   const char *lastmatch;  /* end of last match */
   MatchState ms;  /* match state */
+  StartClass sc;  /* MOONBOX: positions to skip */
 } GMatchState;
 
 
@@ -857,6 +962,8 @@ static int gmatch_aux (lua_State *L) {
       gm->src = gm->lastmatch = e;
       return push_captures(&gm->ms, src, e);
     }
+    if (e == NULL && src < gm->ms.src_end)  /* MOONBOX */
+      src = skipfailing(&gm->ms, src, gm->p, &gm->sc);
   }
   return 0;  /* not found */
 }
@@ -874,6 +981,7 @@ static int gmatch (lua_State *L) {
     init = ls + 1;  /* avoid overflows in 's + init' */
   prepstate(&gm->ms, L, s, ls, p, lp);
   gm->src = s + init; gm->p = p; gm->lastmatch = NULL;
+  initstartclass(&gm->sc);  /* MOONBOX */
   lua_pushcclosure(L, gmatch_aux, 3);
   return 1;
 }
@@ -961,6 +1069,7 @@ static int str_gsub (lua_State *L) {
   lua_Integer n = 0;  /* replacement count */
   int changed = 0;  /* change flag */
   MatchState ms;
+  StartClass sc;  /* MOONBOX */
   luaL_Buffer b;
   luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING ||
                    tr == LUA_TFUNCTION || tr == LUA_TTABLE, 3,
@@ -970,6 +1079,7 @@ static int str_gsub (lua_State *L) {
     p++; lp--;  /* skip anchor character */
   }
   prepstate(&ms, L, src, srcl, p, lp);
+  initstartclass(&sc);  /* MOONBOX */
   while (n < max_s) {
     const char *e;
     reprepstate(&ms);  /* (re)prepare state for new match */
@@ -977,6 +1087,12 @@ static int str_gsub (lua_State *L) {
       n++;
       changed = add_value(&ms, &b, src, e, tr) | changed;
       src = lastmatch = e;
+    }
+    else if (e == NULL && src < ms.src_end && !anchor) {
+      /* MOONBOX: skip every character where no match can start */
+      const char *next = skipfailing(&ms, src, p, &sc) + 1;
+      luaL_addlstring(&b, src, next - src);
+      src = next;
     }
     else if (src < ms.src_end)  /* otherwise, skip one character */
       luaL_addchar(&b, *src++);

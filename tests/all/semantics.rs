@@ -37,6 +37,7 @@ semantics_tests!(
     coroutine_yields,
     patterns,
     pattern_starts,
+    for_iterators,
     numbers,
     goto,
     utf8,

@@ -112,6 +112,66 @@ static inline char *moonbox_strpbrk (const char *s, const char *chars) {
   return NULL;
 }
 #define strpbrk		moonbox_strpbrk
+
+/* Decimal text to a double, as 'strtod' reads it. 'tonumber', arithmetic
+   on numeric strings and the lexer's float literals all come here; musl's
+   strtod reads every numeral through its general big-number routine.
+   A decimal numeral of at most 19 significant digits whose significand is
+   at most 2^53 and whose power of ten is at most 22 in size is a product
+   or quotient of two exact doubles: one IEEE operation, rounded once, is
+   the correctly rounded value that strtod returns (Clinger's fast path).
+   Everything else (more digits, larger exponents, hexadecimal, 'inf' and
+   'nan', leading spaces, an 'e' without digits) goes to strtod. */
+static const double moonbox_powers_of_ten[23] = {
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+  1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+static double moonbox_str2number (const char *s, char **endptr) {
+  const char *p = s;
+  unsigned long long w = 0;  /* significant digits */
+  int digits = 0, scale = 0, negative = 0, any = 0;
+  double d;
+  if (*p == '-' || *p == '+')
+    negative = (*p++ == '-');
+  for (; *p >= '0' && *p <= '9'; p++) {
+    any = 1;
+    if (w == 0 && *p == '0') continue;  /* leading zero */
+    if (++digits > 19) return strtod(s, endptr);
+    w = w * 10 + (unsigned)(*p - '0');
+  }
+  if (*p == '.') {
+    for (p++; *p >= '0' && *p <= '9'; p++) {
+      any = 1;
+      scale--;
+      if (w == 0 && *p == '0') continue;
+      if (++digits > 19) return strtod(s, endptr);
+      w = w * 10 + (unsigned)(*p - '0');
+    }
+  }
+  if (!any || *p == 'x' || *p == 'X')
+    return strtod(s, endptr);
+  if (*p == 'e' || *p == 'E') {
+    const char *q = p + 1;
+    int exponent = 0, negexp = 0, expdigits = 0;
+    if (*q == '-' || *q == '+')
+      negexp = (*q++ == '-');
+    for (; *q >= '0' && *q <= '9'; q++, expdigits = 1)
+      if (exponent < 10000) exponent = exponent * 10 + (*q - '0');
+    if (!expdigits) return strtod(s, endptr);
+    scale += negexp ? -exponent : exponent;
+    p = q;
+  }
+  if (w > (1ULL << 53) || scale < -22 || scale > 22)
+    return strtod(s, endptr);
+  d = (double)w;
+  d = (scale < 0) ? d / moonbox_powers_of_ten[-scale]
+                  : d * moonbox_powers_of_ten[scale];
+  *endptr = (char *)p;
+  return negative ? -d : d;
+}
+#undef lua_str2number
+#define lua_str2number(s,p)	moonbox_str2number((s), (p))
 #endif
 
 /* do not export internal symbols */

@@ -328,8 +328,12 @@ static unsigned int arrayindex (lua_Integer k) {
 ** elements in the array part, then elements in the hash part. The
 ** beginning of a traversal is signaled by 0.
 */
+/* MOONBOX: what 'findindex' returns, when not raising, for a key that is
+   not in the table */
+#define NOKEY	(~0u)
+
 static unsigned int findindex (lua_State *L, Table *t, TValue *key,
-                               unsigned int asize) {
+                               unsigned int asize, int raise) {
   unsigned int i;
   if (ttisnil(key)) return 0;  /* first iteration */
   i = ttisinteger(key) ? arrayindex(ivalue(key)) : 0;
@@ -337,8 +341,10 @@ static unsigned int findindex (lua_State *L, Table *t, TValue *key,
     return i;  /* yes; that's the index */
   else {
     const TValue *n = getgeneric(t, key, 1);
-    if (l_unlikely(isabstkey(n)))
+    if (l_unlikely(isabstkey(n))) {
+      if (!raise) return NOKEY;  /* MOONBOX: see 'luaH_nexttry' */
       luaG_runerror(L, "invalid key to 'next'");  /* key not found */
+    }
     i = cast_int(nodefromval(n) - gnode(t, 0));  /* key index in hash table */
     /* hash elements are numbered after array ones */
     return (i + 1) + asize;
@@ -346,9 +352,10 @@ static unsigned int findindex (lua_State *L, Table *t, TValue *key,
 }
 
 
-int luaH_next (lua_State *L, Table *t, StkId key) {
+l_sinline int nextpair (lua_State *L, Table *t, StkId key, int raise) {
   unsigned int asize = luaH_realasize(t);
-  unsigned int i = findindex(L, t, s2v(key), asize);  /* find original key */
+  unsigned int i = findindex(L, t, s2v(key), asize, raise);  /* find original key */
+  if (i == NOKEY) return -1;  /* MOONBOX: not found, not raised */
   for (; i < asize; i++) {  /* try first array part */
     if (!isempty(&t->array[i])) {  /* a non-empty entry? */
       setivalue(s2v(key), i + 1);
@@ -365,6 +372,21 @@ int luaH_next (lua_State *L, Table *t, StkId key) {
     }
   }
   return 0;  /* no more elements */
+}
+
+
+int luaH_next (lua_State *L, Table *t, StkId key) {
+  return nextpair(L, t, key, 1);
+}
+
+
+/*
+** MOONBOX: 'luaH_next' that returns -1, instead of raising "invalid key to
+** 'next'", for a key that is not in the table, so that the VM's 'pairs'
+** step (lvm.c) can leave that error to 'next' itself.
+*/
+int luaH_nexttry (lua_State *L, Table *t, StkId key) {
+  return nextpair(L, t, key, 0);
 }
 
 

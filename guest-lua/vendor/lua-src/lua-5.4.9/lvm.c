@@ -1191,6 +1191,73 @@ static void moonbox_run_fresh (lua_State *L, CallInfo *ci) {
 }
 #endif
 
+/*
+** MOONBOX: one step of a generic 'for' over 'next' (what 'pairs' returns
+** for a table without '__pairs') or over the iterator of 'ipairs', done
+** here instead of by a call: the call costs far more than the step in
+** wasm. The stack is left exactly as the call would leave it, results and
+** the slots above them, so the collector sees the same values and 'top'.
+** Whenever the call could do anything but return the next pair (a
+** metamethod, an error, growing the stack or the CallInfo list, reaching
+** the C-call limit, a hook), the step is left to the call. Returns
+** whether it stepped.
+*/
+static int luaB_next (lua_State *L);  /* lbaselib.c (same unit: onelua.c) */
+static int ipairsaux (lua_State *L);
+
+static int moonbox_tforstep (lua_State *L, StkId ra, int wanted) {
+  lua_CFunction f;
+  StkId first;  /* first result of the call */
+  int nres, k;
+  if (!ttislcf(s2v(ra)) || !ttistable(s2v(ra + 1)) || L->hookmask ||
+      getCcalls(L) + 1 >= LUAI_MAXCCALLS || L->ci->next == NULL ||
+      L->stack_last.p - (ra + 4 + 3) <= LUA_MINSTACK)
+    return 0;
+  f = fvalue(s2v(ra));
+  if (f == ipairsaux) {
+    Table *t = hvalue(s2v(ra + 1));
+    const TValue *v;
+    lua_Integer n;
+    if (!ttisinteger(s2v(ra + 2)) || t->metatable != NULL)
+      return 0;  /* 'luaL_checkinteger' converts; '__index' */
+    n = intop(+, ivalue(s2v(ra + 2)), 1);
+    v = luaH_getint(t, n);
+    setobjs2s(L, ra + 4, ra);  /* function, table and index, as copied */
+    setobjs2s(L, ra + 5, ra + 1);
+    setobjs2s(L, ra + 6, ra + 2);
+    setivalue(s2v(ra + 7), n);  /* what 'ipairsaux' pushes */
+    if (isempty(v)) {
+      setnilvalue(s2v(ra + 8));
+      first = ra + 8; nres = 1;
+    }
+    else {
+      setobj2s(L, ra + 8, v);
+      first = ra + 7; nres = 2;
+    }
+  }
+  else if (f == luaB_next) {
+    int more;
+    setobjs2s(L, ra + 4, ra);  /* function, table and key, as copied */
+    setobjs2s(L, ra + 5, ra + 1);
+    setobjs2s(L, ra + 6, ra + 2);
+    more = luaH_nexttry(L, hvalue(s2v(ra + 1)), ra + 6);  /* as 'lua_next' */
+    if (more < 0)
+      return 0;  /* not a key of the table: 'next' raises the error */
+    if (!more)
+      setnilvalue(s2v(ra + 6));  /* 'luaB_next' pushes nil */
+    first = ra + 6; nres = more ? 2 : 1;
+  }
+  else
+    return 0;
+  for (k = 0; k < nres && k < wanted; k++)  /* as 'moveresults' */
+    setobjs2s(L, ra + 4 + k, first + k);
+  for (; k < wanted; k++)
+    setnilvalue(s2v(ra + 4 + k));
+  L->top.p = ra + 4 + wanted;
+  return 1;
+}
+
+
 #define MOONBOX_EXEC_SPEC 0
 #define SPEC_RETURN return
 #define SPEC_CTX() ((void)0)

@@ -781,6 +781,11 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
            to-be-closed variable. The call will use the stack after
            these values (starting at 'ra + 4')
         */
+        if (moonbox_tforstep(L, ra, GETARG_C(i))) {  /* MOONBOX: lvm.c */
+          i = *(pc++); SPEC_CTX();  /* go to next instruction */
+          lua_assert(GET_OPCODE(i) == OP_TFORLOOP && ra == RA(i));
+          goto l_tforloop;
+        }
         /* push function, state, and control variable */
         memcpy(ra + 4, ra, 3 * sizeof(*ra));
         L->top.p = ra + 4 + 3;

@@ -352,10 +352,10 @@ static unsigned int findindex (lua_State *L, Table *t, TValue *key,
 }
 
 
-l_sinline int nextpair (lua_State *L, Table *t, StkId key, int raise) {
-  unsigned int asize = luaH_realasize(t);
-  unsigned int i = findindex(L, t, s2v(key), asize, raise);  /* find original key */
-  if (i == NOKEY) return -1;  /* MOONBOX: not found, not raised */
+/* MOONBOX: the pair after index 'i' (see 'findindex'); the loops of
+   'luaH_next', shared with 'luaH_nexttry' */
+l_sinline int nextpair (lua_State *L, Table *t, StkId key, unsigned int i,
+                        unsigned int asize) {
   for (; i < asize; i++) {  /* try first array part */
     if (!isempty(&t->array[i])) {  /* a non-empty entry? */
       setivalue(s2v(key), i + 1);
@@ -376,7 +376,9 @@ l_sinline int nextpair (lua_State *L, Table *t, StkId key, int raise) {
 
 
 int luaH_next (lua_State *L, Table *t, StkId key) {
-  return nextpair(L, t, key, 1);
+  unsigned int asize = luaH_realasize(t);
+  unsigned int i = findindex(L, t, s2v(key), asize, 1);  /* find original key */
+  return nextpair(L, t, key, i, asize);
 }
 
 
@@ -386,7 +388,10 @@ int luaH_next (lua_State *L, Table *t, StkId key) {
 ** step (lvm.c) can leave that error to 'next' itself.
 */
 int luaH_nexttry (lua_State *L, Table *t, StkId key) {
-  return nextpair(L, t, key, 0);
+  unsigned int asize = luaH_realasize(t);
+  unsigned int i = findindex(L, t, s2v(key), asize, 0);
+  if (i == NOKEY) return -1;  /* not found */
+  return nextpair(L, t, key, i, asize);
 }
 
 

@@ -781,7 +781,8 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
            to-be-closed variable. The call will use the stack after
            these values (starting at 'ra + 4')
         */
-        if (moonbox_tforstep(L, ra, GETARG_C(i))) {  /* MOONBOX: lvm.c */
+        if (ttislcf(s2v(ra)) &&  /* MOONBOX: 'next' or 'ipairs'? (lvm.c) */
+            moonbox_tforstep(L, ra, GETARG_C(i))) {
           i = *(pc++); SPEC_CTX();  /* go to next instruction */
           lua_assert(GET_OPCODE(i) == OP_TFORLOOP && ra == RA(i));
           goto l_tforloop;

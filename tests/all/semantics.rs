@@ -38,6 +38,7 @@ semantics_tests!(
     patterns,
     pattern_starts,
     for_iterators,
+    fastcalls,
     numbers,
     goto,
     utf8,

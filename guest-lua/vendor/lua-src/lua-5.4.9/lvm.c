@@ -1258,6 +1258,84 @@ static int moonbox_tforstep (lua_State *L, StkId ra, int wanted) {
 }
 
 
+/*
+** MOONBOX: a call from Lua of 'math.sqrt', 'math.abs', 'math.floor' or
+** 'type' with one argument that needs no conversion, done here instead of
+** by the call (as Luau's "fastcall" builtins are): in wasm the call costs
+** several times what these functions do. The stack is left exactly as the
+** call would leave it, the slot where the function pushed its result
+** included. Whenever the call could do anything else (convert or reject
+** its argument, see more or fewer arguments, run a hook, grow the stack or
+** the CallInfo list, create a string, take a collection step), it is left
+** to the call. Returns whether it was done.
+*/
+static int math_sqrt (lua_State *L);  /* lmathlib.c (same unit: onelua.c) */
+static int math_abs (lua_State *L);
+static int math_floor (lua_State *L);
+static int luaB_type (lua_State *L);  /* lbaselib.c */
+
+static int moonbox_fastcall (lua_State *L, StkId ra, int wanted) {
+  lua_CFunction f = fvalue(s2v(ra));
+  const TValue *arg = s2v(ra + 1);
+  StkId res = ra + 2;  /* where the function pushes its result */
+  int k;
+  if (L->top.p != ra + 2 || L->hookmask || L->ci->next == NULL ||
+      L->stack_last.p - L->top.p <= LUA_MINSTACK)
+    return 0;
+  if (f == math_sqrt) {
+    if (ttisfloat(arg)) {
+      setfltvalue(s2v(res), l_mathop(sqrt)(fltvalue(arg)));
+    }
+    else if (ttisinteger(arg)) {
+      setfltvalue(s2v(res), l_mathop(sqrt)(cast_num(ivalue(arg))));
+    }
+    else return 0;
+  }
+  else if (f == math_abs) {
+    if (ttisinteger(arg)) {
+      lua_Integer n = ivalue(arg);
+      if (n < 0) n = (lua_Integer)(0u - (lua_Unsigned)n);
+      setivalue(s2v(res), n);
+    }
+    else if (ttisfloat(arg)) {
+      setfltvalue(s2v(res), l_mathop(fabs)(fltvalue(arg)));
+    }
+    else return 0;
+  }
+  else if (f == math_floor) {
+    if (ttisinteger(arg))
+      res = ra + 1;  /* 'lua_settop(L, 1)': the argument is the result */
+    else if (ttisfloat(arg)) {  /* as 'pushnumint' */
+      lua_Number d = l_mathop(floor)(fltvalue(arg));
+      lua_Integer n;
+      if (lua_numbertointeger(d, &n)) {
+        setivalue(s2v(res), n);
+      }
+      else {
+        setfltvalue(s2v(res), d);
+      }
+    }
+    else return 0;
+  }
+  else if (f == luaB_type) {
+    TString *name = luaS_cached(L, ttypename(ttype(arg)));
+    if (name == NULL || G(L)->GCdebt > 0)
+      return 0;  /* 'lua_pushstring' would allocate or collect */
+    setsvalue2s(L, res, name);
+  }
+  else return 0;
+  if (wanted == LUA_MULTRET)  /* as 'moveresults' of the one result */
+    wanted = 1;
+  if (wanted > 0) {
+    setobjs2s(L, ra, res);
+  }
+  for (k = 1; k < wanted; k++)
+    setnilvalue(s2v(ra + k));
+  L->top.p = ra + wanted;
+  return 1;
+}
+
+
 #define MOONBOX_EXEC_SPEC 0
 #define SPEC_RETURN return
 #define SPEC_CTX() ((void)0)

@@ -611,6 +611,10 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
           }
         }
 #endif
+        if (ttislcf(s2v(ra)) &&  /* MOONBOX: 'math.sqrt', 'type'? (lvm.c) */
+            moonbox_fastcall(L, ra, nresults)) {
+          vmbreak;
+        }
         if ((newci = luaD_precall(L, ra, nresults)) == NULL) {
           if (l_unlikely(L->status == LUA_YIELD))  /* MOONBOX: fast yield */
             SPEC_RETURN;  /* back to 'lua_resume' (see 'luaD_fastyield') */

@@ -730,6 +730,7 @@ static void findstartclass (MatchState *ms, const char *p, StartClass *sc) {
     return;  /* empty, or only captures */
   switch (*p) {
     case ')': return;  /* a closing capture */
+    case '.': return;  /* any character starts a match */
     case '$': {
       if (p + 1 == ms->p_end) return;  /* end anchor */
       break;
@@ -762,7 +763,6 @@ static const char *skipfailing (MatchState *ms, const char *s,
   if (sc->p == NULL || s + 1 >= end)
     return s;
   switch (*sc->p) {  /* 'singlematch', with the class parsed once */
-    case '.': return s;  /* any character starts a match */
     case L_ESC: {
       int cl = uchar(*(sc->p + 1));
       while (s + 1 < end && !match_class(uchar(*(s + 1)), cl)) s++;

@@ -1209,7 +1209,7 @@ static int moonbox_tforstep (lua_State *L, StkId ra, int wanted) {
   lua_CFunction f;
   StkId first;  /* first result of the call */
   int nres, k;
-  if (!ttislcf(s2v(ra)) || !ttistable(s2v(ra + 1)) || L->hookmask ||
+  if (!ttistable(s2v(ra + 1)) || L->hookmask ||  /* 'ra' is a light C function */
       getCcalls(L) + 1 >= LUAI_MAXCCALLS || L->ci->next == NULL ||
       L->stack_last.p - (ra + 4 + 3) <= LUA_MINSTACK)
     return 0;

@@ -234,33 +234,19 @@ TString *luaS_newlstr (lua_State *L, const char *str, size_t l) {
 
 
 /*
-** MOONBOX: the string the cache holds for 'str', or NULL; a hit changes
-** nothing. 'luaS_new' starts here, and so does the VM's call of 'type'
-** without a call ('moonbox_fastcall', lvm.c), which must not allocate.
-*/
-TString *luaS_cached (lua_State *L, const char *str) {
-  TString **p = G(L)->strcache[point2uint(str) % STRCACHE_N];  /* hash */
-  int j;
-  for (j = 0; j < STRCACHE_M; j++) {
-    if (strcmp(str, getstr(p[j])) == 0)  /* hit? */
-      return p[j];
-  }
-  return NULL;
-}
-
-
-/*
 ** Create or reuse a zero-terminated string, first checking in the
 ** cache (using the string address as a key). The cache can contain
 ** only zero-terminated strings, so it is safe to use 'strcmp' to
 ** check hits.
 */
 TString *luaS_new (lua_State *L, const char *str) {
-  TString **p = G(L)->strcache[point2uint(str) % STRCACHE_N];
+  unsigned int i = point2uint(str) % STRCACHE_N;  /* hash */
   int j;
-  TString *ts = luaS_cached(L, str);
-  if (ts != NULL)  /* hit? */
-    return ts;  /* that is it */
+  TString **p = G(L)->strcache[i];
+  for (j = 0; j < STRCACHE_M; j++) {
+    if (strcmp(str, getstr(p[j])) == 0)  /* hit? */
+      return p[j];  /* that is it */
+  }
   /* normal route */
   for (j = STRCACHE_M - 1; j > 0; j--)
     p[j] = p[j - 1];  /* move out last element */

@@ -51,7 +51,6 @@ LUAI_FUNC void luaS_remove (lua_State *L, TString *ts);
 LUAI_FUNC Udata *luaS_newudata (lua_State *L, size_t s, int nuvalue);
 LUAI_FUNC TString *luaS_newlstr (lua_State *L, const char *str, size_t l);
 LUAI_FUNC TString *luaS_new (lua_State *L, const char *str);
-LUAI_FUNC TString *luaS_cached (lua_State *L, const char *str);  /* MOONBOX */
 LUAI_FUNC TString *luaS_createlngstrobj (lua_State *L, size_t l);
 
 

@@ -1266,20 +1266,27 @@ static int moonbox_tforstep (lua_State *L, StkId ra, int wanted) {
 ** call would leave it, the slot where the function pushed its result
 ** included. Whenever the call could do anything else (convert or reject
 ** its argument, see more or fewer arguments, run a hook, grow the stack or
-** the CallInfo list, create a string, take a collection step), it is left
-** to the call. Returns whether it was done.
+** the CallInfo list, take a collection step), it is left to the call.
+** Returns whether it was done.
 */
 static int math_sqrt (lua_State *L);  /* lmathlib.c (same unit: onelua.c) */
 static int math_abs (lua_State *L);
 static int math_floor (lua_State *L);
 static int luaB_type (lua_State *L);  /* lbaselib.c */
 
+/* whether 'f' is one of them: the VM tests this, for calls with one
+   argument only, before it calls 'moonbox_fastcall', so that calls of
+   other functions pay as little as possible */
+#define moonbox_isfast(f) \
+  ((f) == math_sqrt || (f) == math_abs || (f) == math_floor || (f) == luaB_type)
+
 static int moonbox_fastcall (lua_State *L, StkId ra, int wanted) {
   lua_CFunction f = fvalue(s2v(ra));
   const TValue *arg = s2v(ra + 1);
   StkId res = ra + 2;  /* where the function pushes its result */
   int k;
-  if (L->top.p != ra + 2 || L->hookmask || L->ci->next == NULL ||
+  lua_assert(L->top.p == ra + 2);  /* one argument (lvm_exec.h) */
+  if (L->hookmask || L->ci->next == NULL ||
       L->stack_last.p - L->top.p <= LUA_MINSTACK)
     return 0;
   if (f == math_sqrt) {
@@ -1318,12 +1325,14 @@ static int moonbox_fastcall (lua_State *L, StkId ra, int wanted) {
     else return 0;
   }
   else if (f == luaB_type) {
-    TString *name = luaS_cached(L, ttypename(ttype(arg)));
-    if (name == NULL || G(L)->GCdebt > 0)
-      return 0;  /* 'lua_pushstring' would allocate or collect */
+    /* what 'lua_pushstring' does first; if the call is left to itself
+       after this, its own 'luaS_new' finds the string in the cache */
+    TString *name = luaS_new(L, ttypename(ttype(arg)));
+    if (G(L)->GCdebt > 0)
+      return 0;  /* 'lua_pushstring' then takes a collection step */
     setsvalue2s(L, res, name);
   }
-  else return 0;
+  else return 0;  /* not one of them ('moonbox_isfast') */
   if (wanted == LUA_MULTRET)  /* as 'moveresults' of the one result */
     wanted = 1;
   if (wanted > 0) {

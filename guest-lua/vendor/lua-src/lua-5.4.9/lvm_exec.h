@@ -611,7 +611,8 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
           }
         }
 #endif
-        if (ttislcf(s2v(ra)) &&  /* MOONBOX: 'math.sqrt', 'type'? (lvm.c) */
+        if (b == 2 && ttislcf(s2v(ra)) &&  /* MOONBOX: 'type(v)'? (lvm.c) */
+            moonbox_isfast(fvalue(s2v(ra))) &&
             moonbox_fastcall(L, ra, nresults)) {
           vmbreak;
         }

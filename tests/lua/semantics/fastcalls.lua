@@ -110,6 +110,12 @@ for i = 1, 20000 do
 end
 print(counts.number, counts.string, counts.table, counts.boolean, counts["nil"], sum, floors)
 
+-- called from C: by pcall, gsub, a coroutine's start and table.sort's loop
+print(select("#", pcall(math.sqrt, 4)), show(pcall(type, nil)), show(pcall(math.floor, -3.5)))
+print(("a1 b2"):gsub("%w", type), ("4 9 16"):gsub("%d+", function(d) return math.sqrt(d) end))
+print(show(coroutine.wrap(math.floor)(7.5)), show(coroutine.resume(coroutine.create(math.abs), -8)))
+print(show(xpcall(math.sqrt, print, 2)), show(xpcall(type, print)))
+
 -- coroutines: the calls inside a coroutine and across yields
 local co = coroutine.wrap(function(x)
   for i = 1, 3 do x = coroutine.yield(show(type(x), math.floor(x), math.abs(-x), math.sqrt(x))) end

@@ -622,6 +622,93 @@ int luaD_pretailcall (lua_State *L, CallInfo *ci, StkId func,
 
 
 /*
+** MOONBOX: a call of 'math.sqrt', 'math.abs', 'math.floor' or 'type' with
+** one argument that needs no conversion, done here instead of by the call
+** (as Luau's "fastcall" builtins are): in wasm the call costs several
+** times what these functions do. The stack is left exactly as the
+** call would leave it, the slot where the function pushed its result
+** included. Whenever the call could do anything else (convert or reject
+** its argument, see more or fewer arguments, run a hook, grow the stack or
+** the CallInfo list, take a collection step), it is left to the call.
+** Returns whether it was done.
+*/
+static int math_sqrt (lua_State *L);  /* lmathlib.c (same unit: onelua.c) */
+static int math_abs (lua_State *L);
+static int math_floor (lua_State *L);
+static int luaB_type (lua_State *L);  /* lbaselib.c */
+
+/* whether 'f' is one of them: 'luaD_precall' tests this, after the
+   number of arguments, before it calls 'moonbox_fastcall', so that calls
+   of other functions pay as little as possible */
+#define moonbox_isfast(f) \
+  ((f) == math_sqrt || (f) == math_abs || (f) == math_floor || (f) == luaB_type)
+
+static int moonbox_fastcall (lua_State *L, StkId ra, int wanted) {
+  lua_CFunction f = fvalue(s2v(ra));
+  const TValue *arg = s2v(ra + 1);
+  StkId res = ra + 2;  /* where the function pushes its result */
+  int k;
+  lua_assert(L->top.p == ra + 2);  /* one argument ('luaD_precall') */
+  if (wanted < LUA_MULTRET || L->hookmask || L->ci->next == NULL ||
+      L->stack_last.p - L->top.p <= LUA_MINSTACK)
+    return 0;  /* to-be-closed results; a hook; growth */
+  if (f == math_sqrt) {
+    if (ttisfloat(arg)) {
+      setfltvalue(s2v(res), l_mathop(sqrt)(fltvalue(arg)));
+    }
+    else if (ttisinteger(arg)) {
+      setfltvalue(s2v(res), l_mathop(sqrt)(cast_num(ivalue(arg))));
+    }
+    else return 0;
+  }
+  else if (f == math_abs) {
+    if (ttisinteger(arg)) {
+      lua_Integer n = ivalue(arg);
+      if (n < 0) n = (lua_Integer)(0u - (lua_Unsigned)n);
+      setivalue(s2v(res), n);
+    }
+    else if (ttisfloat(arg)) {
+      setfltvalue(s2v(res), l_mathop(fabs)(fltvalue(arg)));
+    }
+    else return 0;
+  }
+  else if (f == math_floor) {
+    if (ttisinteger(arg))
+      res = ra + 1;  /* 'lua_settop(L, 1)': the argument is the result */
+    else if (ttisfloat(arg)) {  /* as 'pushnumint' */
+      lua_Number d = l_mathop(floor)(fltvalue(arg));
+      lua_Integer n;
+      if (lua_numbertointeger(d, &n)) {
+        setivalue(s2v(res), n);
+      }
+      else {
+        setfltvalue(s2v(res), d);
+      }
+    }
+    else return 0;
+  }
+  else if (f == luaB_type) {
+    /* what 'lua_pushstring' does first; if the call is left to itself
+       after this, its own 'luaS_new' finds the string in the cache */
+    TString *name = luaS_new(L, ttypename(ttype(arg)));
+    if (G(L)->GCdebt > 0)
+      return 0;  /* 'lua_pushstring' then takes a collection step */
+    setsvalue2s(L, res, name);
+  }
+  else return 0;  /* not one of them ('moonbox_isfast') */
+  if (wanted == LUA_MULTRET)  /* as 'moveresults' of the one result */
+    wanted = 1;
+  if (wanted > 0) {
+    setobjs2s(L, ra, res);
+  }
+  for (k = 1; k < wanted; k++)
+    setnilvalue(s2v(ra + k));
+  L->top.p = ra + wanted;
+  return 1;
+}
+
+
+/*
 ** Prepares the call to a function (C or Lua). For C functions, also do
 ** the call. The function to be called is at '*func'.  The arguments
 ** are on the stack, right after the function.  Returns the CallInfo
@@ -636,6 +723,10 @@ CallInfo *luaD_precall (lua_State *L, StkId func, int nresults) {
       precallC(L, func, nresults, clCvalue(s2v(func))->f);
       return NULL;
     case LUA_VLCF:  /* light C function */
+      if (L->top.p == func + 2 &&  /* MOONBOX: one argument, and one of */
+          moonbox_isfast(fvalue(s2v(func))) &&  /* 'math.sqrt', 'type'...? */
+          moonbox_fastcall(L, func, nresults))
+        return NULL;
       precallC(L, func, nresults, fvalue(s2v(func)));
       return NULL;
     case LUA_VLCL: {  /* Lua function */

@@ -611,11 +611,6 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
           }
         }
 #endif
-        if (b == 2 && ttislcf(s2v(ra)) &&  /* MOONBOX: 'type(v)'? (lvm.c) */
-            moonbox_isfast(fvalue(s2v(ra))) &&
-            moonbox_fastcall(L, ra, nresults)) {
-          vmbreak;
-        }
         if ((newci = luaD_precall(L, ra, nresults)) == NULL) {
           if (l_unlikely(L->status == LUA_YIELD))  /* MOONBOX: fast yield */
             SPEC_RETURN;  /* back to 'lua_resume' (see 'luaD_fastyield') */

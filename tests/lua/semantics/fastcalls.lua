@@ -1,5 +1,5 @@
--- Calls of 'math.sqrt', 'math.abs', 'math.floor' and 'type'. The guest
--- does them without a call when it can; what they return, the values
+-- Calls of 'math.sqrt', 'math.abs', 'math.floor', 'type' and
+-- 's:sub(i, j)'. The guest does them without a call when it can; what they return, the values
 -- around them and the errors they raise must be what native Lua gives.
 -- (NaN prints as "nan" or "-nan" depending on the CPU, so NaNs are shown
 -- as NaN.)
@@ -115,6 +115,35 @@ print(select("#", pcall(math.sqrt, 4)), show(pcall(type, nil)), show(pcall(math.
 print(("a1 b2"):gsub("%w", type), ("4 9 16"):gsub("%d+", function(d) return math.sqrt(d) end))
 print(show(coroutine.wrap(math.floor)(7.5)), show(coroutine.resume(coroutine.create(math.abs), -8)))
 print(show(xpcall(math.sqrt, print, 2)), show(xpcall(type, print)))
+
+-- s:sub(i, j): every position, short, long and empty results, conversions
+do
+  local text = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!"
+  local cuts = { math.mininteger, -100, -65, -64, -63, -41, -40, -2, -1, 0, 1, 2, 23, 40,
+    41, 42, 63, 64, 65, 100, math.maxinteger }
+  local line = {}
+  for _, i in ipairs(cuts) do
+    for _, j in ipairs(cuts) do
+      local r = text:sub(i, j)
+      line[#line + 1] = #r .. ":" .. r:sub(1, 2) .. r:sub(-2, -1)
+    end
+    print(table.concat(line, " "))
+    line = {}
+  end
+  print(("hello"):sub(2.0, 3), ("hello"):sub("2", "-2"), string.sub(12345, 2, 3), ("x"):sub(1, 1))
+  print(pcall(string.sub, "hello", 1.5, 2), pcall(string.sub, "hello", 1, {}), pcall(string.sub, nil, 1, 2))
+  print(pcall(function() return ("abc"):sub(1, "x") end))
+  local words, k = {}, 0
+  for w = 1, 3000 do
+    local a, b = w % 70 - 5, w % 37 - 3
+    local piece = (text .. w):sub(a, b)
+    words[#words + 1] = piece
+    k = k + #piece
+  end
+  print(k, table.concat(words, "", 1, 40), #table.concat(words))
+  local a, b, c = text:sub(3, 5)
+  print(show(a, b, c), select("#", text:sub(3, 5)), show(table.unpack({ text:sub(-3, -1) })))
+end
 
 -- coroutines: the calls inside a coroutine and across yields
 local co = coroutine.wrap(function(x)

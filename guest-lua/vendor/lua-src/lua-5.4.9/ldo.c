@@ -623,32 +623,37 @@ int luaD_pretailcall (lua_State *L, CallInfo *ci, StkId func,
 
 /*
 ** MOONBOX: a call of 'math.sqrt', 'math.abs', 'math.floor' or 'type' with
-** one argument that needs no conversion, done here instead of by the call
-** (as Luau's "fastcall" builtins are): in wasm the call costs several
-** times what these functions do. The stack is left exactly as the
-** call would leave it, the slot where the function pushed its result
-** included. Whenever the call could do anything else (convert or reject
-** its argument, see more or fewer arguments, run a hook, grow the stack or
-** the CallInfo list, take a collection step), it is left to the call.
-** Returns whether it was done.
+** one argument, or of 'string.sub' with three ('s:sub(i, j)'), whose
+** arguments need no conversion, done here instead of by the call (as
+** Luau's "fastcall" builtins are): in wasm the call costs several times
+** what these functions do. The stack is left exactly as the call would
+** leave it, the slot where the function pushed its result included.
+** Whenever the call could do anything else (convert or reject an
+** argument, run a hook, grow the stack or the CallInfo list, create a
+** long or an empty string, take a collection step), it is left to the
+** call. Returns whether it was done.
 */
 static int math_sqrt (lua_State *L);  /* lmathlib.c (same unit: onelua.c) */
 static int math_abs (lua_State *L);
 static int math_floor (lua_State *L);
 static int luaB_type (lua_State *L);  /* lbaselib.c */
+static int str_sub (lua_State *L);  /* lstrlib.c */
+static size_t posrelatI (lua_Integer pos, size_t len);
 
-/* whether 'f' is one of them: 'luaD_precall' tests this, after the
-   number of arguments, before it calls 'moonbox_fastcall', so that calls
-   of other functions pay as little as possible */
-#define moonbox_isfast(f) \
-  ((f) == math_sqrt || (f) == math_abs || (f) == math_floor || (f) == luaB_type)
+/* whether the call of 'func' may be one of them: 'luaD_precall' tests
+   this, the number of arguments first, before it calls
+   'moonbox_fastcall', so that calls of other functions pay as little as
+   possible */
+#define moonbox_mayfast(L,func,f) \
+  (((L)->top.p == (func) + 2 && ((f) == math_sqrt || (f) == math_abs || \
+                                  (f) == math_floor || (f) == luaB_type)) || \
+   ((L)->top.p == (func) + 4 && (f) == str_sub))
 
 static int moonbox_fastcall (lua_State *L, StkId ra, int wanted) {
   lua_CFunction f = fvalue(s2v(ra));
   const TValue *arg = s2v(ra + 1);
-  StkId res = ra + 2;  /* where the function pushes its result */
+  StkId res = L->top.p;  /* where the function pushes its result */
   int k;
-  lua_assert(L->top.p == ra + 2);  /* one argument ('luaD_precall') */
   if (wanted < LUA_MULTRET || L->hookmask || L->ci->next == NULL ||
       L->stack_last.p - L->top.p <= LUA_MINSTACK)
     return 0;  /* to-be-closed results; a hook; growth */
@@ -687,6 +692,27 @@ static int moonbox_fastcall (lua_State *L, StkId ra, int wanted) {
     }
     else return 0;
   }
+  else if (f == str_sub) {  /* 'i' and 'j' given: as 'str_sub' */
+    const TValue *i = s2v(ra + 2), *j = s2v(ra + 3);
+    size_t l, start, end;
+    lua_Integer pos;
+    TString *sub;
+    if (!ttisstring(arg) || !ttisinteger(i) || !ttisinteger(j))
+      return 0;
+    l = tsslen(tsvalue(arg));
+    start = posrelatI(ivalue(i), l);
+    pos = ivalue(j);  /* 'getendpos' */
+    if (pos > (lua_Integer)l) end = l;
+    else if (pos >= 0) end = (size_t)pos;
+    else if (pos < -(lua_Integer)l) end = 0;
+    else end = l + (size_t)pos + 1;
+    if (start > end || end - start + 1 > LUAI_MAXSHORTLEN)
+      return 0;  /* an empty string ('lua_pushliteral') or a long one */
+    sub = luaS_newlstr(L, getstr(tsvalue(arg)) + start - 1, end - start + 1);
+    if (G(L)->GCdebt > 0)  /* short strings are interned: the call */
+      return 0;  /* finds this one, then takes a collection step */
+    setsvalue2s(L, res, sub);
+  }
   else if (f == luaB_type) {
     /* what 'lua_pushstring' does first; if the call is left to itself
        after this, its own 'luaS_new' finds the string in the cache */
@@ -695,7 +721,7 @@ static int moonbox_fastcall (lua_State *L, StkId ra, int wanted) {
       return 0;  /* 'lua_pushstring' then takes a collection step */
     setsvalue2s(L, res, name);
   }
-  else return 0;  /* not one of them ('moonbox_isfast') */
+  else return 0;  /* not one of them ('moonbox_mayfast') */
   if (wanted == LUA_MULTRET)  /* as 'moveresults' of the one result */
     wanted = 1;
   if (wanted > 0) {
@@ -723,8 +749,7 @@ CallInfo *luaD_precall (lua_State *L, StkId func, int nresults) {
       precallC(L, func, nresults, clCvalue(s2v(func))->f);
       return NULL;
     case LUA_VLCF:  /* light C function */
-      if (L->top.p == func + 2 &&  /* MOONBOX: one argument, and one of */
-          moonbox_isfast(fvalue(s2v(func))) &&  /* 'math.sqrt', 'type'...? */
+      if (moonbox_mayfast(L, func, fvalue(s2v(func))) &&  /* MOONBOX */
           moonbox_fastcall(L, func, nresults))
         return NULL;
       precallC(L, func, nresults, fvalue(s2v(func)));

@@ -1,6 +1,7 @@
 -- Calls of 'math.sqrt', 'math.abs', 'math.floor', 'type' and
--- 's:sub(i, j)'. The guest does them without a call when it can; what they return, the values
--- around them and the errors they raise must be what native Lua gives.
+-- 's:sub(i, j)'. The guest does them without a call when it can; what
+-- they return, the values around them and the errors they raise must be
+-- what native Lua gives.
 -- (NaN prints as "nan" or "-nan" depending on the CPU, so NaNs are shown
 -- as NaN.)
 local function show(...)

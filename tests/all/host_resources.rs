@@ -522,6 +522,51 @@ fn nan_is_the_same_on_every_cpu() {
 }
 
 #[test]
+fn every_float_operation_gives_the_canonical_nan_bits() {
+    // The NaN bits themselves, through string.pack: each operation that
+    // makes a NaN, from numbers or from a NaN with other bits (a negative
+    // one, one with a payload; unpacked, so never canonicalised), gives
+    // 0x7ff8000000000000 (f32: 0x7fc00000). On x86 without canonicalisation
+    // the made ones are 0xfff8000000000000 and the others keep their bits.
+    // Sign operations (negation, math.abs) only flip or clear the sign.
+    let script = br#"
+        local function bits(x) return string.format('%016x', string.unpack('<i8', string.pack('<d', x))) end
+        local function bits32(x) return string.format('%08x', string.unpack('<I4', string.pack('<f', x))) end
+        local z, inf = 0.0, math.huge
+        local neg = string.unpack('<d', string.pack('<i8', -2251799813685248)) -- fff8000000000000
+        local payload = string.unpack('<d', string.pack('<i8', 0x7ff8000000000001))
+        local negf = string.unpack('<f', string.pack('<I4', 0xffc00000))
+        local made = { z / z, inf - inf, z * inf, math.sqrt(-1), math.fmod(1, z), -inf % inf,
+                       math.log(-1), (-8) ^ 0.5, z // z, math.tointeger(z / z) or z / z }
+        local carried = {}
+        for _, x in ipairs({ neg, payload }) do
+          for _, y in ipairs({ x + 1, 1 - x, x * 2, x / 2, x // 1, x % 2, x ^ 2, math.sqrt(x),
+                                math.floor(x), math.ceil(x), math.fmod(x, 3), x + 0.0, negf + 1 }) do
+            carried[#carried + 1] = y
+          end
+        end
+        local out = {}
+        for _, x in ipairs(made) do out[#out + 1] = bits(x) end
+        for _, x in ipairs(carried) do out[#out + 1] = bits(x) end
+        print(table.concat(out, ' '))
+        print(bits32(z / z), bits32(neg), bits32(negf), bits(negf))
+        print(bits(neg), bits(payload), bits(-(z / z)), bits(math.abs(neg)))
+    "#;
+    let mut sandbox = crate::support::sandbox();
+    sandbox.run("nan_bits.lua", script).unwrap();
+    let printed = crate::support::printed(&sandbox);
+    let canonical = vec!["7ff8000000000000"; 10 + 2 * 13].join(" ");
+    assert_eq!(
+        printed,
+        [
+            canonical.as_str(),
+            "7fc00000\t7fc00000\t7fc00000\t7ff8000000000000",
+            "fff8000000000000\t7ff8000000000001\tfff8000000000000\t7ff8000000000000",
+        ]
+    );
+}
+
+#[test]
 fn query_values_are_read_a_page_at_a_time_as_documented() {
     // docs/world-api.md: a write or despawn during the loop is seen by the
     // loop only for entities whose page (512 entities) was not fetched yet.

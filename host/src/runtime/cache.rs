@@ -30,6 +30,10 @@ use super::specialise::SpecialiseError;
 
 /// The first bytes of every entry, with the format's version.
 const MAGIC: &[u8; 16] = b"moonbox-guest-1\n";
+/// The vendored code generator's revision (`vendor/wasmtime-internal-cranelift`):
+/// part of the key, since its patches change the code compiled with the same
+/// versions and configuration. Change it with every patch that changes code.
+const CODE_GENERATOR: &[u8] = b"wasmtime-internal-cranelift 48.0.8 + moonbox patches 4";
 /// Bytes of the checksum after the magic.
 const CHECKSUM_LEN: usize = 32;
 /// Largest entry read: far above the compiled guest (about 10 MiB), so a
@@ -143,6 +147,7 @@ fn deserialize(engine: &Engine, payload: &[u8]) -> wasmtime::Result<Component> {
 fn key(engine: &Engine, identity: &[u8; 32]) -> String {
     let mut sha = Sha256::new();
     sha.update(MAGIC);
+    sha.update(CODE_GENERATOR);
     sha.update(env!("CARGO_PKG_VERSION").as_bytes());
     sha.update(identity);
     engine

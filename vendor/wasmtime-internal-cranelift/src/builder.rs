@@ -23,6 +23,9 @@ struct Builder {
     cache_store: Option<Arc<dyn CacheStore>>,
     clif_dir: Option<path::PathBuf>,
     wmemcheck: bool,
+    /// Moonbox: NaN canonicalisation asked for, done by `crate::nan_canon`
+    /// instead of Cranelift's pass (whose flag stays off).
+    nan_canonicalization: bool,
 }
 
 #[derive(Clone, Default)]
@@ -47,6 +50,7 @@ pub fn builder(triple: Option<Triple>) -> Result<Box<dyn CompilerBuilder>> {
         clif_dir: None,
         wmemcheck: false,
         emit_debug_checks: false,
+        nan_canonicalization: false,
     };
 
     builder.set("enable_verifier", "false").unwrap();
@@ -96,6 +100,10 @@ impl CompilerBuilder for Builder {
             "wasmtime_debug_checks" => {
                 self.emit_debug_checks = true;
             }
+            // Moonbox: canonicalised by `crate::nan_canon`, not Cranelift.
+            "enable_nan_canonicalization" => {
+                self.nan_canonicalization = value.parse()?;
+            }
             _ => {
                 self.inner.set(name, value)?;
             }
@@ -104,6 +112,9 @@ impl CompilerBuilder for Builder {
     }
 
     fn enable(&mut self, name: &str) -> Result<()> {
+        if name == "enable_nan_canonicalization" {
+            return self.set(name, "true");
+        }
         self.inner.enable(name)
     }
 
@@ -135,6 +146,7 @@ impl CompilerBuilder for Builder {
             self.linkopts.clone(),
             self.clif_dir.clone(),
             self.wmemcheck,
+            self.nan_canonicalization,
         )))
     }
 

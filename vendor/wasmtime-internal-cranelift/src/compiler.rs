@@ -88,6 +88,8 @@ pub struct Compiler {
     cache_store: Option<Arc<dyn CacheStore>>,
     clif_dir: Option<path::PathBuf>,
     pub(crate) wmemcheck: bool,
+    /// Moonbox: run `crate::nan_canon` on each function (see `builder`).
+    nan_canonicalization: bool,
 }
 
 impl Drop for Compiler {
@@ -127,9 +129,11 @@ impl Compiler {
         linkopts: LinkOptions,
         clif_dir: Option<path::PathBuf>,
         wmemcheck: bool,
+        nan_canonicalization: bool,
     ) -> Compiler {
         let _ = wmemcheck;
         Compiler {
+            nan_canonicalization,
             contexts: Default::default(),
             tunables,
             isa,
@@ -613,6 +617,9 @@ impl wasmtime_environ::Compiler for Compiler {
             &mut context.func,
             &mut func_env,
         )?;
+        if self.nan_canonicalization {
+            crate::nan_canon::canonicalize_nans(&mut context.func);
+        }
 
         let needs_gc_heap = func_env.needs_gc_heap();
 
@@ -882,12 +889,20 @@ impl wasmtime_environ::Compiler for Compiler {
         // counter and every trampoline between the host and wasm hands it
         // over (`crate::fuel_in_pinned_reg_supported`), so compiled code stays
         // self-contained and needs nothing from the runtime.
-        crate::clif_flags_to_wasmtime(
+        let mut flags = crate::clif_flags_to_wasmtime(
             self.isa
                 .flags()
                 .iter()
                 .filter(|flag| flag.name != "enable_pinned_reg"),
-        )
+        );
+        // Moonbox: NaN canonicalisation is `crate::nan_canon`'s, with
+        // Cranelift's own flag off; report what was asked for.
+        for (name, value) in &mut flags {
+            if *name == "enable_nan_canonicalization" {
+                *value = FlagValue::Bool(self.nan_canonicalization);
+            }
+        }
+        flags
     }
 
     fn isa_flags(&self) -> Vec<(&'static str, FlagValue<'static>)> {

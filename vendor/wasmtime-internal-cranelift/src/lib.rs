@@ -43,6 +43,7 @@ mod builder;
 mod compiler;
 mod debug;
 mod func_environ;
+mod nan_canon;
 mod translate;
 mod trap;
 

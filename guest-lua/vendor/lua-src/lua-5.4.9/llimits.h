@@ -163,6 +163,22 @@ typedef LUAI_UACINT l_uacInt;
 
 
 /*
+** MOONBOX (weval): slow paths kept out of 'luaV_execute_spec'. A local
+** whose address escapes gives a wasm function a frame on the shadow
+** stack, set up and torn down on every call (a global read, written and
+** restored); weval cannot remove it from specialised code. Locals of that
+** kind in the rare paths of the VM's instructions live in functions of
+** their own in the weval variant (MOONBOX_WEVAL), so no specialised
+** function needs a frame. The built-in guest is compiled as before.
+*/
+#if MOONBOX_WEVAL && defined(__GNUC__)
+#define moonbox_outofline	__attribute__((noinline))
+#else
+#define moonbox_outofline	/* empty */
+#endif
+
+
+/*
 ** non-return type
 */
 #if !defined(l_noret)

@@ -813,13 +813,28 @@ const TValue *luaH_getshortstr (Table *t, TString *key) {
 }
 
 
+#if MOONBOX_WEVAL
+/* MOONBOX: a long-string key, out of line (see 'moonbox_outofline') */
+static moonbox_outofline const TValue *moonbox_getlongstr (Table *t,
+                                                           TString *key) {
+  TValue ko;
+  setsvalue(cast(lua_State *, NULL), &ko, key);
+  return getgeneric(t, &ko, 0);
+}
+#endif
+
+
 const TValue *luaH_getstr (Table *t, TString *key) {
   if (key->tt == LUA_VSHRSTR)
     return luaH_getshortstr(t, key);
   else {  /* for long strings, use generic case */
+#if MOONBOX_WEVAL
+    return moonbox_getlongstr(t, key);
+#else
     TValue ko;
     setsvalue(cast(lua_State *, NULL), &ko, key);
     return getgeneric(t, &ko, 0);
+#endif
   }
 }
 

@@ -87,19 +87,8 @@ LUAI_FUNC void luaT_trybinTM (lua_State *L, const TValue *p1, const TValue *p2,
 LUAI_FUNC void luaT_tryconcatTM (lua_State *L);
 LUAI_FUNC void luaT_trybinassocTM (lua_State *L, const TValue *p1,
        const TValue *p2, int inv, StkId res, TMS event);
-/*
-** MOONBOX (weval): the metamethod fallbacks of the instructions with an
-** immediate operand build a TValue on the C stack. Inlined into
-** 'luaV_execute_spec', that local gave every specialised function a frame
-** on wasm's shadow stack, set up and torn down on every Lua call (a global
-** read, written and restored). Out of line, only the rare fallback pays.
-*/
-#if MOONBOX_WEVAL && defined(__GNUC__)
-#define moonbox_outofline	__attribute__((noinline))
-#else
-#define moonbox_outofline	/* empty */
-#endif
-
+/* MOONBOX: out of line in the weval variant (llimits.h): they build a
+   TValue on the C stack */
 LUAI_FUNC moonbox_outofline void luaT_trybiniTM (lua_State *L,
                  const TValue *p1, lua_Integer i2, int inv, StkId res, TMS event);
 LUAI_FUNC int luaT_callorderTM (lua_State *L, const TValue *p1,

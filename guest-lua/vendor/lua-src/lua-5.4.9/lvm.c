@@ -1258,6 +1258,25 @@ static int moonbox_tforstep (lua_State *L, StkId ra, int wanted) {
 }
 
 
+#if MOONBOX_WEVAL
+/* MOONBOX: OP_GETI's and OP_SETI's slow paths, whose integer key is a
+   TValue on the C stack, out of line (see 'moonbox_outofline') */
+static moonbox_outofline void moonbox_finishgeti (lua_State *L,
+                      const TValue *t, int c, StkId val, const TValue *slot) {
+  TValue key;
+  setivalue(&key, c);
+  luaV_finishget(L, t, &key, val, slot);
+}
+
+static moonbox_outofline void moonbox_finishseti (lua_State *L,
+                      const TValue *t, int c, TValue *val, const TValue *slot) {
+  TValue key;
+  setivalue(&key, c);
+  luaV_finishset(L, t, &key, val, slot);
+}
+#endif
+
+
 #define MOONBOX_EXEC_SPEC 0
 #define SPEC_RETURN return
 #define SPEC_CTX() ((void)0)

@@ -180,9 +180,13 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
           setobj2s(L, ra, slot);
         }
         else {
+#if MOONBOX_WEVAL
+          Protect(moonbox_finishgeti(L, rb, c, ra, slot));
+#else
           TValue key;
           setivalue(&key, c);
           Protect(luaV_finishget(L, rb, &key, ra, slot));
+#endif
         }
         vmbreak;
       }
@@ -236,9 +240,13 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
           luaV_finishfastset(L, s2v(ra), slot, rc);
         }
         else {
+#if MOONBOX_WEVAL
+          Protect(moonbox_finishseti(L, s2v(ra), c, rc, slot));
+#else
           TValue key;
           setivalue(&key, c);
           Protect(luaV_finishset(L, s2v(ra), &key, rc, slot));
+#endif
         }
         vmbreak;
       }

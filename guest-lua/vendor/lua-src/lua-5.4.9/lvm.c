@@ -1168,6 +1168,12 @@ void luaV_finishOp (lua_State *L) {
    a call runs on the generic interpreter, which runs its own callees in
    its frame: the nesting stays bounded, and the results are the same. */
 #define MOONBOX_SPEC_MAXCCALLS (LUAI_MAXCCALLS - 50)
+/* Longest function (in instructions) whose specialisation is requested:
+   its specialised code grows with it (about 8 blocks of wasm per
+   instruction), and so do weval's and Cranelift's time, Cranelift's on one
+   core. Such functions are mostly run-once set-up code; longer ones run on
+   the generic interpreter. */
+#define MOONBOX_SPEC_MAXCODE 1000
 #define MOONBOX_SPEC_NATIVE(call) \
   do { L->nCcalls++; call; L->nCcalls--; } while (0)
 
@@ -1357,14 +1363,15 @@ void moonbox_attach_specializations (Proto *p) {
 }
 
 /* Asks weval (at snapshot time) for a version of 'luaV_execute_spec'
-   specialised on the code of 'p' and of every prototype nested in it;
-   prototypes with the same code share one request. Returns the number of
+   specialised on the code of 'p' and of every prototype nested in it, each
+   of at most MOONBOX_SPEC_MAXCODE instructions; prototypes with the same
+   code share one request. Returns the number of
    new requests, or -1 when out of memory. */
 int moonbox_request_specialization (Proto *p) {
   int n, made = 0;
   l_uint32 h = spec_hash(p->code, p->sizecode);
   SpecEntry **slot = spec_find(p, h);
-  if (*slot == NULL) {
+  if (*slot == NULL && p->sizecode <= MOONBOX_SPEC_MAXCODE) {
     uint32_t len = (uint32_t)p->sizecode * (uint32_t)sizeof(Instruction);
     uint32_t padded = (len + 7u) & ~7u;
     uint32_t arglen = 16u * 3u + padded;

@@ -214,6 +214,42 @@ fn code_is_specialised_by_its_instructions_alone() {
     );
 }
 
+/// `long` is `sum` with more than 1,000 instructions after its loop (the
+/// guest's MOONBOX_SPEC_MAXCODE): too long to be worth specialising.
+fn long_mod() -> String {
+    let filler = "if n < 0 then s = s + n end\n".repeat(300);
+    format!(
+        "function long(n) local s = 0 for i = 1, n do s = s + i * 0.5 end\n{filler}return s end\n\
+         function short(n) local s = 0 for i = 1, n do s = s + i * 0.5 end return s end\n"
+    )
+}
+
+#[test]
+fn functions_too_long_to_specialise_run_generic() {
+    let Some(weval) = weval() else { return };
+    let source = long_mod();
+    let fast = engine().specialised(&weval, &chunks(&source)).unwrap();
+    let fuel = |engine: &ScriptEngine, call: &str| {
+        let mut sandbox = engine.sandbox(&SandboxConfig::default()).unwrap();
+        sandbox.run("long.lua", source.as_bytes()).unwrap();
+        sandbox.run("call.lua", call.as_bytes()).unwrap();
+        (sandbox.last_fuel_used(), printed(&sandbox))
+    };
+    let (long, long_printed) = fuel(&fast, "print(long(100000))");
+    let (long_built_in, built_in_printed) = fuel(engine(), "print(long(100000))");
+    assert_eq!(long_printed, built_in_printed);
+    assert!(
+        long.abs_diff(long_built_in) < long_built_in / 100,
+        "long: {long} fuel on the variant, {long_built_in} built-in"
+    );
+    let (short, _) = fuel(&fast, "print(short(100000))");
+    let (short_built_in, _) = fuel(engine(), "print(short(100000))");
+    assert!(
+        short < short_built_in * 95 / 100,
+        "short: {short} fuel specialised, {short_built_in} built-in"
+    );
+}
+
 #[test]
 fn limits_hold_in_specialised_code() {
     let Some(fast) = specialised() else { return };

@@ -1169,7 +1169,7 @@ void luaV_finishOp (lua_State *L) {
    its frame: the nesting stays bounded, and the results are the same. */
 #define MOONBOX_SPEC_MAXCCALLS (LUAI_MAXCCALLS - 50)
 /* Longest function (in instructions) whose specialisation is requested:
-   its specialised code grows with it (about 8 blocks of wasm per
+   its specialised code grows with it (about 10 blocks of wasm per
    instruction), and so do weval's and Cranelift's time, Cranelift's on one
    core. Such functions are mostly run-once set-up code; longer ones run on
    the generic interpreter. */

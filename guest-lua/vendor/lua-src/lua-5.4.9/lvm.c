@@ -1181,7 +1181,8 @@ void luaV_finishOp (lua_State *L) {
    specialised code while it has some, tail calls included (specialised
    code returns 1 when 'ci' then starts a tail-called function), else the
    generic interpreter, which runs its own callees in its frame. */
-static void moonbox_run_fresh (lua_State *L, CallInfo *ci) {
+static moonbox_outofline void moonbox_run_fresh (lua_State *L,
+                                                  CallInfo *ci) {
   for (;;) {
     Proto *p = ci_func(ci)->p;
     int tail;
@@ -1194,6 +1195,39 @@ static void moonbox_run_fresh (lua_State *L, CallInfo *ci) {
     if (!tail)
       return;
   }
+}
+
+/* OP_CALL's rare cases when specialised code enters a Lua callee directly
+   (see lvm_exec.h), out of line so that each call site's code stays short:
+   'n' missing arguments to set to nil, */
+static moonbox_outofline void moonbox_fillnil (lua_State *L, int n) {
+  for (; n > 0; n--)
+    setnilvalue(s2v(L->top.p++));
+}
+
+/* and, after the callee's specialised code returned, a tail call to run
+   ('tail') or a yield: returns whether the call yielded. */
+static moonbox_outofline int moonbox_call_finish (lua_State *L, CallInfo *ci,
+                                                 int tail) {
+  if (tail)  /* it ended in a tail call */
+    moonbox_run_fresh(L, ci);
+  return L->status == LUA_YIELD;
+}
+
+/* OP_CALL in specialised code for any callee but a Lua function it can
+   enter directly (see lvm_exec.h): a C function, a Lua function without
+   specialised code, a '__call' metamethod, or a call that must first grow
+   the stack or the CallInfo list. Out of line, so that each call site's
+   specialised code holds only the direct path. Returns whether the call
+   yielded. */
+static moonbox_outofline int moonbox_call_generic (lua_State *L, StkId ra,
+                                                  int nresults) {
+  CallInfo *newci = luaD_precall(L, ra, nresults);
+  if (newci != NULL) {  /* a Lua function: it gets a frame of its own */
+    newci->callstatus |= CIST_FRESH;
+    moonbox_run_fresh(L, newci);
+  }
+  return L->status == LUA_YIELD;
 }
 #endif
 

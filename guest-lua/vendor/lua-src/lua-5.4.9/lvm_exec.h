@@ -578,7 +578,6 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
       }
       vmcase(OP_CALL) {
         StkId ra = RA(i);
-        CallInfo *newci;
         int b = GETARG_B(i);
         int nresults = GETARG_C(i) - 1;
         if (b != 0)  /* fixed number of arguments? */
@@ -588,15 +587,19 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
 #if MOONBOX_EXEC_SPEC
         /* a Lua callee with specialised code, room on the stack, a free
            CallInfo and within the depth limit: 'luaD_precall' inline */
-        if (ttisLclosure(s2v(ra)) && !L->hookmask) {
+        if (ttisLclosure(s2v(ra))) {
           Proto *np = clLvalue(s2v(ra))->p;
           CallInfo *nci = ci->next;
           int fsize = np->maxstacksize;
-          if (np->moonbox_spec != NULL && nci != NULL &&
-              L->stack_last.p - L->top.p > fsize &&
-              ci->depth + 1 <= G(L)->maxdepth &&
-              getCcalls(L) < MOONBOX_SPEC_MAXCCALLS) {
+          /* one branch for all the conditions ('&', not '&&': each is a
+             plain load and compare), so a call site's code stays short */
+          if ((np->moonbox_spec != NULL) & (nci != NULL) &
+              (L->hookmask == 0) &
+              (L->stack_last.p - L->top.p > fsize) &
+              (ci->depth + 1 <= G(L)->maxdepth) &
+              (getCcalls(L) < MOONBOX_SPEC_MAXCCALLS)) {
             int narg = cast_int(L->top.p - ra) - 1;
+            int tail;
             nci->depth = ci->depth + 1;
             L->ci = nci;
             nci->func.p = ra;
@@ -604,39 +607,33 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
             nci->callstatus = CIST_FRESH;
             nci->top.p = ra + 1 + fsize;
             nci->u.l.savedpc = np->code;
-            for (; narg < np->numparams; narg++)
-              setnilvalue(s2v(L->top.p++));
-            {
-              int tail;
-              MOONBOX_SPEC_NATIVE(tail = np->moonbox_spec(L, nci, np->code));
-              if (l_unlikely(tail))  /* it ended in a tail call */
-                moonbox_run_fresh(L, nci);
-            }
-            if (l_unlikely(L->status == LUA_YIELD))
-              SPEC_RETURN;
+            if (l_unlikely(narg < np->numparams))  /* missing arguments */
+              moonbox_fillnil(L, np->numparams - narg);
+            MOONBOX_SPEC_NATIVE(tail = np->moonbox_spec(L, nci, np->code));
+            if (l_unlikely(tail | (L->status == LUA_YIELD)) &&
+                moonbox_call_finish(L, nci, tail))
+              SPEC_RETURN;  /* it yielded */
             updatetrap(ci);
             vmbreak;
           }
         }
-#endif
-        if ((newci = luaD_precall(L, ra, nresults)) == NULL) {
+        /* any other callee: out of line, so that each call site's
+           specialised code holds only the path above */
+        if (l_unlikely(moonbox_call_generic(L, ra, nresults)))
+          SPEC_RETURN;  /* it yielded */
+        updatetrap(ci);
+#else
+        CallInfo *newci = luaD_precall(L, ra, nresults);
+        if (newci == NULL) {
           if (l_unlikely(L->status == LUA_YIELD))  /* MOONBOX: fast yield */
             SPEC_RETURN;  /* back to 'lua_resume' (see 'luaD_fastyield') */
           updatetrap(ci);  /* C call; nothing else to be done */
         }
         else {  /* Lua call: run function in this same C frame */
-#if MOONBOX_EXEC_SPEC
-          /* specialised code runs one frame: the callee gets its own */
-          newci->callstatus |= CIST_FRESH;
-          moonbox_run_fresh(L, newci);
-          if (l_unlikely(L->status == LUA_YIELD))
-            SPEC_RETURN;
-          updatetrap(ci);
-#else
           ci = newci;
           goto startfunc;
-#endif
         }
+#endif
         vmbreak;
       }
       vmcase(OP_TAILCALL) {

@@ -1214,20 +1214,37 @@ static moonbox_outofline int moonbox_call_finish (lua_State *L, CallInfo *ci,
   return L->status == LUA_YIELD;
 }
 
-/* OP_CALL in specialised code for any callee but a Lua function it can
-   enter directly (see lvm_exec.h): a C function, a Lua function without
-   specialised code, a '__call' metamethod, or a call that must first grow
-   the stack or the CallInfo list. Out of line, so that each call site's
-   specialised code holds only the direct path. Returns whether the call
-   yielded. */
-static moonbox_outofline int moonbox_call_generic (lua_State *L, StkId ra,
-                                                  int nresults) {
-  CallInfo *newci = luaD_precall(L, ra, nresults);
+/* OP_CALL in specialised code after 'luaD_precall' for any callee but a
+   Lua function it can enter directly (see lvm_exec.h): 'newci' is the frame
+   of a Lua callee (without specialised code, or one that needs the stack
+   or the CallInfo list grown first) or NULL after a C function; either may
+   have yielded. Out of line, so that each call site's specialised code
+   holds only the direct paths. Returns whether the call yielded. */
+static moonbox_outofline int moonbox_call_lua (lua_State *L,
+                                              CallInfo *newci) {
   if (newci != NULL) {  /* a Lua function: it gets a frame of its own */
     newci->callstatus |= CIST_FRESH;
     moonbox_run_fresh(L, newci);
   }
   return L->status == LUA_YIELD;
+}
+
+/* MOONBOX: OP_SELF ('s:name(...)') for a string 's', the common case of
+   'luaV_finishget', in one call instead of its general chain: the field
+   of the strings' metatable's '__index' table. NULL when it is not there
+   (no metatable, an '__index' that is not a table, or no such field):
+   'luaV_finishget' then does what it does. */
+static moonbox_outofline const TValue *moonbox_strmethod (lua_State *L,
+                                                          TString *key) {
+  Table *mt = G(L)->mt[LUA_TSTRING];
+  const TValue *index, *slot;
+  if (mt == NULL)
+    return NULL;
+  index = luaH_getshortstr(mt, G(L)->tmname[TM_INDEX]);
+  if (!ttistable(index))
+    return NULL;
+  slot = luaH_getstr(hvalue(index), key);
+  return isempty(slot) ? NULL : slot;
 }
 #endif
 

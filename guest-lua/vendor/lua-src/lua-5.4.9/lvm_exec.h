@@ -292,6 +292,12 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
         if (luaV_fastget(L, rb, key, slot, luaH_getstr)) {
           setobj2s(L, ra, slot);
         }
+#if MOONBOX_WEVAL
+        else if (ttisstring(rb) &&
+                 (slot = moonbox_strmethod(L, key)) != NULL) {
+          setobj2s(L, ra, slot);  /* a string method ('s:sub'), see lvm.c */
+        }
+#endif
         else
           Protect(luaV_finishget(L, rb, rc, ra, slot));
         vmbreak;
@@ -617,11 +623,14 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
             vmbreak;
           }
         }
-        /* any other callee: out of line, so that each call site's
-           specialised code holds only the path above */
-        if (l_unlikely(moonbox_call_generic(L, ra, nresults)))
-          SPEC_RETURN;  /* it yielded */
-        updatetrap(ci);
+        {  /* any other callee; a Lua one out of line, so that each call
+              site's specialised code holds only the paths of this case */
+          CallInfo *newci = luaD_precall(L, ra, nresults);
+          if (l_unlikely((newci != NULL) | (L->status == LUA_YIELD)) &&
+              moonbox_call_lua(L, newci))
+            SPEC_RETURN;  /* it yielded */
+          updatetrap(ci);
+        }
 #else
         CallInfo *newci = luaD_precall(L, ra, nresults);
         if (newci == NULL) {

@@ -27,6 +27,13 @@ function counter() local c = 0 return function() c = c + 1 return c end end
 function field(t) return t.x.y end
 function deep(n) if n == 0 then return 0 end return 1 + deep(n - 1) end
 function spin() while true do end end
+function kinds(s)
+  local callable = setmetatable({}, { __call = function(_, a) return a + 1 end })
+  local co = coroutine.wrap(function(a) local b = coroutine.yield(a + 1) return b * 2 end)
+  local function two(a, b) return b end
+  local ok, err = pcall(function() return s:nosuch() end)
+  return s:upper(), #s:rep(3, ","), callable(41), co(1), co(5), two(1), ok, err
+end
 "#;
 
 const CALLS: &str = r#"
@@ -507,4 +514,34 @@ fn tail_calls_stay_in_specialised_code_without_nesting() {
     let mut sandbox = loaded(fast, Limits::default());
     sandbox.run("call.lua", call.as_bytes()).unwrap();
     assert_eq!(printed(&sandbox), ["200000"]);
+}
+
+#[test]
+fn calls_of_every_kind_run_the_same_in_specialised_code() {
+    let Some(fast) = specialised() else { return };
+    // From specialised code: a string method (looked up without
+    // luaV_finishget), a missing one, a `__call` metamethod, a C function
+    // that resumes a coroutine whose specialised body yields, and a Lua
+    // callee given fewer arguments than it has parameters; then the same
+    // after the strings' `__index` became a function, which the direct
+    // lookup leaves to luaV_finishget.
+    let call = r#"
+        print(kinds("ab"))
+        getmetatable("").__index = function(_, k) return function() return k end end
+        print(kinds("ab"))
+    "#;
+    let run = |engine: &ScriptEngine| {
+        let mut sandbox = loaded(engine, Limits::default());
+        sandbox.run("call.lua", call.as_bytes()).unwrap();
+        printed(&sandbox)
+    };
+    let special = run(fast);
+    assert_eq!(special, run(engine()));
+    assert_eq!(
+        special,
+        [
+            "AB\t8\t42\t2\t10\tnil\tfalse\tmod.lua:14: attempt to call a nil value (method 'nosuch')",
+            "upper\t3\t42\t2\t10\tnil\ttrue\tnosuch",
+        ]
+    );
 }

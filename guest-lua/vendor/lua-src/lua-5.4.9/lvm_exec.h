@@ -597,8 +597,8 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
           Proto *np = clLvalue(s2v(ra))->p;
           CallInfo *nci = ci->next;
           int fsize = np->maxstacksize;
-          /* one branch for all the conditions ('&', not '&&': each is a
-             plain load and compare), so a call site's code stays short */
+          /* all tested together ('&', not '&&': each is a plain load and
+             compare), which leaves fewer blocks in each call site's code */
           if ((np->moonbox_spec != NULL) & (nci != NULL) &
               (L->hookmask == 0) &
               (L->stack_last.p - L->top.p > fsize) &
@@ -623,8 +623,8 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
             vmbreak;
           }
         }
-        {  /* any other callee; a Lua one out of line, so that each call
-              site's specialised code holds only the paths of this case */
+        {  /* any other callee, through 'luaD_precall'; a Lua callee's
+              frame then runs out of line ('moonbox_call_lua', lvm.c) */
           CallInfo *newci = luaD_precall(L, ra, nresults);
           if (l_unlikely((newci != NULL) | (L->status == LUA_YIELD)) &&
               moonbox_call_lua(L, newci))

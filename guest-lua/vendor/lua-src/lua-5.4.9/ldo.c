@@ -136,6 +136,9 @@ l_noret luaD_throw (lua_State *L, int errcode) {
 
 int luaD_rawrunprotected (lua_State *L, Pfunc f, void *ud) {
   l_uint32 oldnCcalls = L->nCcalls;
+#if MOONBOX_WEVAL
+  l_uint32 oldnspec = L->nspec;  /* MOONBOX: see lvm.c */
+#endif
   struct lua_longjmp lj;
   lj.status = LUA_OK;
   lj.previous = L->errorJmp;  /* chain new error handler */
@@ -145,6 +148,9 @@ int luaD_rawrunprotected (lua_State *L, Pfunc f, void *ud) {
   );
   L->errorJmp = lj.previous;  /* restore old error handler */
   L->nCcalls = oldnCcalls;
+#if MOONBOX_WEVAL
+  L->nspec = oldnspec;
+#endif
   return lj.status;
 }
 
@@ -1005,6 +1011,9 @@ LUA_API int lua_resume (lua_State *L, lua_State *from, int nargs,
   }
   else if (L->status != LUA_YIELD)  /* ended with errors? */
     return resume_error(L, "cannot resume dead coroutine", nargs);
+#if MOONBOX_WEVAL
+  L->nspec = 0;  /* 'from''s count them for it (see lvm.c) */
+#endif
   L->nCcalls = (from) ? getCcalls(from) : 0;
   if (getCcalls(L) >= LUAI_MAXCCALLS) {
     moonbox_notelimit(L, MOONBOX_LIMIT_STACK);  /* MOONBOX */

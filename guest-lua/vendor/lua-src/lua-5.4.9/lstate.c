@@ -292,6 +292,9 @@ static void preinit_thread (lua_State *L, global_State *g) {
   L->twups = L;  /* thread has no upvalues */
   L->nCcalls = 0;
   L->yieldbase = ~(l_uint32)0;  /* MOONBOX: never resumed */
+#if MOONBOX_WEVAL
+  L->nspec = 0;
+#endif
   L->errorJmp = NULL;
   L->hook = NULL;
   L->hookmask = 0;
@@ -363,6 +366,9 @@ void luaE_freethread (lua_State *L, lua_State *L1) {
 
 int luaE_resetthread (lua_State *L, int status) {
   CallInfo *ci = L->ci = &L->base_ci;  /* unwind CallInfo list */
+#if MOONBOX_WEVAL
+  L->nspec = 0;  /* no specialised code runs in it now */
+#endif
   setnilvalue(s2v(L->stack.p));  /* 'function' entry for basic 'ci' */
   ci->func.p = L->stack.p;
   ci->callstatus = CIST_C;

@@ -104,7 +104,14 @@ typedef struct CallInfo CallInfo;
 #define yieldable(L)		(((L)->nCcalls & 0xffff0000) == 0)
 
 /* real number of C calls */
+#if MOONBOX_WEVAL
+/* MOONBOX (weval): with the calls of specialised code ('nspec', lvm.c),
+   which are C calls too, kept apart so that 'nCcalls' alone counts what
+   the generic interpreter counts (see 'luaD_fastyield') */
+#define getCcalls(L)	(((L)->nCcalls & 0xffff) + (L)->nspec)
+#else
 #define getCcalls(L)	((L)->nCcalls & 0xffff)
+#endif
 
 
 /* Increment the number of non-yieldable calls */
@@ -332,6 +339,9 @@ struct lua_State {
   ptrdiff_t errfunc;  /* current error handling function (stack index) */
   l_uint32 nCcalls;  /* number of nested (non-yieldable | C)  calls */
   l_uint32 yieldbase;  /* MOONBOX: 'nCcalls' of the running 'lua_resume' */
+#if MOONBOX_WEVAL
+  l_uint32 nspec;  /* MOONBOX: nested calls of specialised code (lvm.c) */
+#endif
   int oldpc;  /* last pc traced */
   int basehookcount;
   int hookcount;

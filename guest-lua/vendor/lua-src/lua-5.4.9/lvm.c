@@ -1164,7 +1164,7 @@ void luaV_finishOp (lua_State *L) {
 #if MOONBOX_WEVAL
 /* Specialised code calls a Lua callee's specialised code as a wasm call, so
    those calls nest on the wasm stack, which Lua's own depth limit does not
-   bound when it is off. They count as C calls ('nCcalls'); past this many,
+   bound when it is off. They count as C calls ('getCcalls'); past this many,
    a call runs on the generic interpreter, which runs its own callees in
    its frame: the nesting stays bounded, and the results are the same. */
 #define MOONBOX_SPEC_MAXCCALLS (LUAI_MAXCCALLS - 50)
@@ -1174,8 +1174,16 @@ void luaV_finishOp (lua_State *L) {
    core. Such functions are mostly run-once set-up code; longer ones run on
    the generic interpreter. */
 #define MOONBOX_SPEC_MAXCODE 1000
+/* A call of specialised code, or of the generic interpreter from it, is a
+   C call, counted in 'nspec', not 'nCcalls' (both in 'getCcalls', which
+   bounds them), so that 'nCcalls' counts what it counts in the generic
+   interpreter, which runs Lua callees in its own frame: a yield that
+   'luaD_fastyield' returns from in the generic interpreter returns through
+   specialised frames as well (each returns when its callee yielded) and
+   needs no long jump. A long jump restores 'nspec' with 'nCcalls'
+   ('luaD_rawrunprotected'). */
 #define MOONBOX_SPEC_NATIVE(call) \
-  do { L->nCcalls++; call; L->nCcalls--; } while (0)
+  do { L->nspec++; call; L->nspec--; } while (0)
 
 /* Runs the fresh Lua frame 'ci' from its start, for specialised code:
    specialised code while it has some, tail calls included (specialised

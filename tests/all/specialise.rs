@@ -14,7 +14,7 @@ use moonbox::{
     SpecialiseError,
 };
 
-use crate::support::{engine, printed};
+use crate::support::{engine, printed, run_native};
 
 /// A mod with calls, loops, a tail call, a closure, errors and deep
 /// recursion: what specialised code must get exactly right.
@@ -587,4 +587,33 @@ fn yields_return_through_specialised_frames() {
         special_fuel < generic_fuel * 110 / 100,
         "specialised {special_fuel} fuel, built-in {generic_fuel}"
     );
+}
+
+#[test]
+fn the_lua_semantics_scripts_print_what_native_lua_prints_when_specialised() {
+    let Some(weval) = weval() else { return };
+    // Every script of tests/lua/semantics (tests/all/semantics.rs runs them
+    // on the built-in guest), on one guest specialised for all of them.
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/lua/semantics");
+    let mut scripts: Vec<(String, Vec<u8>)> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .filter(|(name, _)| name.ends_with(".lua"))
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 10, "{} scripts", scripts.len());
+    let fast = engine().specialised(&weval, &scripts).unwrap();
+    for (name, source) in &scripts {
+        let text = std::str::from_utf8(source).unwrap();
+        let expected = run_native(name, text).unwrap();
+        let mut sandbox = fast.sandbox(&SandboxConfig::default()).unwrap();
+        sandbox
+            .run(name, source)
+            .unwrap_or_else(|e| panic!("{name} fails specialised: {e}"));
+        assert_eq!(printed(&sandbox), expected, "{name}, specialised");
+    }
 }

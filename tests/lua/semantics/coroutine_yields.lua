@@ -25,6 +25,8 @@ show("direct", direct)
 local paths = coroutine.wrap(function()
   local function tail(v) return yield(v) end
   print("tail got", tail("tail"))
+  local function tailv(...) return yield(...) end
+  print("vararg tail got", tailv("v1", nil, "v3"))
   local function deep(n) if n == 0 then return yield("deep") end return deep(n - 1) end
   print("deep got", deep(10))
   local callable = setmetatable({}, { __call = function(_, v) return yield(v) end })
@@ -42,7 +44,7 @@ local paths = coroutine.wrap(function()
   print("xpcall", xpcall(function() yield("in xpcall") error("boom", 0) end, function(m) return "handled " .. m end))
   return "end"
 end)
-for i = 1, 14 do
+for i = 1, 16 do
   local ok, a, b = pcall(paths, "r" .. i)
   print("resume", i, ok, type(a) == "table" and "a table" or a, b)
   if a == "end" or not ok then break end

@@ -1082,19 +1082,22 @@ LUA_API int lua_yieldk (lua_State *L, int nresults, lua_KContext ctx,
 ** MOONBOX: yield without a long jump. 'lua_yieldk' always throws, which in
 ** wasm is an exception unwound by the runtime, costing far more than the
 ** rest of a resume/yield pair. When 'coroutine.yield' was called by an
-** OP_CALL of the Lua function that 'lua_resume' is running directly (no C
-** call in between: 'nCcalls' is the resume's own), the same state can be
-** reached by returning: mark the thread suspended here, 'precallC' skips
-** 'luaD_poscall', OP_CALL returns from 'luaV_execute', 'unroll' stops and
-** 'lua_resume' reports the yield. The frames left are those a throw leaves,
-** so resuming is unchanged. Anything else takes 'lua_yield'.
+** OP_CALL or OP_TAILCALL of the Lua function that 'lua_resume' is running
+** directly (no C call in between: 'nCcalls' is the resume's own), the same
+** state can be reached by returning: mark the thread suspended here,
+** 'precallC' skips 'luaD_poscall', OP_CALL or OP_TAILCALL returns from
+** 'luaV_execute', 'unroll' stops and 'lua_resume' reports the yield. The
+** frames left are those a throw leaves, so resuming is unchanged (after
+** OP_TAILCALL, the OP_RETURN that follows it returns what the resume
+** passed). Anything else takes 'lua_yield'.
 */
 int luaD_fastyield (lua_State *L, int nresults) {
   CallInfo *ci = L->ci;
   CallInfo *caller = ci->previous;
   if (L->nCcalls == L->yieldbase && L != G(L)->mainthread &&
       !isLua(ci) && caller != NULL && isLua(caller) &&
-      GET_OPCODE(*(caller->u.l.savedpc - 1)) == OP_CALL) {
+      (GET_OPCODE(*(caller->u.l.savedpc - 1)) == OP_CALL ||
+       GET_OPCODE(*(caller->u.l.savedpc - 1)) == OP_TAILCALL)) {
     api_checknelems(L, nresults);
     L->status = LUA_YIELD;
     ci->u2.nyield = nresults;  /* save number of results */

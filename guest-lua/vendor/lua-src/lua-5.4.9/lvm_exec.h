@@ -672,6 +672,9 @@ void luaV_execute (lua_State *L, CallInfo *ci) {
 #endif
         }
         else {  /* C function? */
+          if (l_unlikely(L->status == LUA_YIELD))  /* MOONBOX: fast yield */
+            SPEC_RETURN;  /* the frames a thrown yield leaves: the next
+                             instruction, OP_RETURN, ends this one */
           ci->func.p -= delta;  /* restore 'func' (if vararg) */
           luaD_poscall(L, ci, n);  /* finish caller */
           updatetrap(ci);  /* 'luaD_poscall' can change hooks */

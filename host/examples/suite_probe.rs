@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! guest-lua/weval-gate.sh        # target/guest-weval/suite.wasm
-//! cargo run --release --example suite_probe -- A.wasm B.wasm [ROUNDS]
+//! cargo run --release --example suite_probe -- A.wasm B.wasm [ROUNDS [FILE.lua...]]
 //! ```
 //!
 //! A and B are guests made like `target/guest-weval/suite.wasm` (save one
@@ -14,6 +14,8 @@
 //! program's fuel on both (after the programs before it ran ROUNDS times,
 //! default 15, in the same sandbox) and its best time on each as a ratio to
 //! native, then the geometric means. Outputs must agree with native Lua.
+//! Lua files after ROUNDS are run instead of the suite (with guests
+//! specialised for them, or the built-in one, `host/guest/moonbox_guest.wasm`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // a measuring tool
 
@@ -25,7 +27,7 @@ mod native_lua;
 
 use std::time::{Duration, Instant};
 
-use lua_suite::{PROGRAMS, run_native, run_sandboxed, suite_native, suite_sandbox};
+use lua_suite::{PROGRAMS, Program, run_native, run_sandboxed, suite_native, suite_sandbox};
 use moonbox::{EngineConfig, ScriptEngine};
 
 fn main() {
@@ -35,6 +37,23 @@ fn main() {
         std::process::exit(2);
     };
     let rounds: usize = args.get(2).map_or(15, |n| n.parse().expect("ROUNDS"));
+    let files: Vec<Program> = args
+        .iter()
+        .skip(3)
+        .map(|file| Program {
+            name: Box::leak(file.clone().into_boxed_str()),
+            source: Box::leak(
+                std::fs::read_to_string(file)
+                    .expect("Lua file")
+                    .into_boxed_str(),
+            ),
+        })
+        .collect();
+    let programs = if files.is_empty() {
+        PROGRAMS
+    } else {
+        &files[..]
+    };
     let config = EngineConfig::default();
     let engines: Vec<ScriptEngine> = [a, b]
         .iter()
@@ -57,7 +76,7 @@ fn main() {
         start.elapsed()
     };
     let mut log_ratios = [0.0f64; 2];
-    for program in PROGRAMS {
+    for program in programs {
         let native = run_native(&lua, program).expect("native run");
         let mut fuel = [0u64; 2];
         for (sandbox, fuel) in sandboxes.iter_mut().zip(&mut fuel) {
@@ -88,7 +107,7 @@ fn main() {
             ratio(1),
         );
     }
-    let n = PROGRAMS.len() as f64;
+    let n = programs.len() as f64;
     println!(
         "geometric mean A {:.3}x B {:.3}x",
         (log_ratios[0] / n).exp(),

@@ -4,10 +4,11 @@
 //! string library, and that a fresh sandbox still works.
 
 use moonbox::LimitKind::{self, Fuel, Memory, Recursion, Stack};
-use moonbox::ScriptError;
+use moonbox::{Limits, ScriptEngine, ScriptError};
 
-use crate::support::{printed, quick_limits, sandbox, sandbox_with};
+use crate::support::{engine, printed, quick_limits, sandbox_on};
 
+#[derive(Clone, Copy)]
 enum Expect {
     Runtime,
     Syntax,
@@ -17,13 +18,29 @@ enum Expect {
     Prints(&'static [&'static str]),
 }
 
-fn attack(name: &str, source: &[u8], expect: Expect) {
-    let mut bystander = sandbox();
+/// One attack script and how it must end.
+struct Attack {
+    name: &'static str,
+    source: Vec<u8>,
+    expect: Expect,
+}
+
+/// Runs `attack` on a sandbox of `engine` and checks its outcome, then the
+/// victim, a bystander and a fresh sandbox of the same engine. Returns the
+/// fuel the attack used.
+fn attack(engine: &ScriptEngine, attack: &Attack) -> u64 {
+    let Attack {
+        name,
+        source,
+        expect,
+    } = attack;
+    let mut bystander = sandbox_on(engine, Limits::default());
     bystander.run("bystander.lua", b"canary = 'alive'").unwrap();
 
-    let mut victim = sandbox_with(quick_limits());
+    let mut victim = sandbox_on(engine, quick_limits());
     let result = victim.run(name, source);
-    match (&expect, &result) {
+    let fuel = victim.last_fuel_used();
+    match (expect, &result) {
         (Expect::Runtime, Err(ScriptError::Runtime { .. }))
         | (Expect::Syntax, Err(ScriptError::Syntax { .. }))
         | (Expect::Violation, Err(ScriptError::SecurityViolation { .. })) => {}
@@ -52,19 +69,27 @@ fn attack(name: &str, source: &[u8], expect: Expect) {
         )
         .unwrap_or_else(|e| panic!("{name}: bystander disturbed: {e}"));
     // The host: still makes working sandboxes.
-    let mut fresh = sandbox();
+    let mut fresh = sandbox_on(engine, Limits::default());
     fresh.run("fresh.lua", b"print(1 + 1)").unwrap();
     assert_eq!(printed(&fresh), ["2"], "{name}: fresh sandbox");
+    fuel
 }
 
+/// One test per attack on the built-in guest, and `$group()`: all of them,
+/// for running them on other guests.
 macro_rules! attacks {
-    ($($name:ident: $expect:expr, $source:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            let source: Vec<u8> = $source.into();
-            attack(stringify!($name), &source, $expect);
+    ($group:ident { $($name:ident: $expect:expr, $source:expr;)* }) => {
+        $(
+            #[test]
+            fn $name() {
+                attack(engine(), &Attack { name: stringify!($name), source: $source.into(), expect: $expect });
+            }
+        )*
+
+        fn $group() -> Vec<Attack> {
+            vec![$(Attack { name: stringify!($name), source: $source.into(), expect: $expect }),*]
         }
-    )*};
+    };
 }
 
 fn nested(open: &str, middle: &str, close: &str, depth: usize) -> String {
@@ -76,7 +101,7 @@ fn nested(open: &str, middle: &str, close: &str, depth: usize) -> String {
 }
 
 // Escapes: reaching the host, other code, or unsafe parts of Lua.
-attacks! {
+attacks! { escapes {
     string_dump_is_absent: Expect::Runtime, "return string.dump(function() end)";
     load_refuses_bytecode: Expect::Runtime, "assert(load('\\27LuaT\\0\\25\\147\\r\\n\\26\\n'))";
     load_with_binary_mode_loads_nothing: Expect::Prints(&["nil\ttrue"]),
@@ -147,10 +172,10 @@ attacks! {
         "false\tmodule '/etc/passwd' not found (a mod may require only its own files)",
     ]), "print(pcall(require, 'os')) print(pcall(require, '/etc/passwd'))";
     nul_bytes_are_plain_data: Expect::Prints(&["3\t1"]), "print(('a\\0b'):len(), select(2, ('a\\0b'):gsub('%z', '')))";
-}
+}}
 
 // Denial of service: exhausting CPU, memory, stacks or the host.
-attacks! {
+attacks! { denial_of_service {
     infinite_loop: Expect::Limit(Fuel), "while true do end";
     infinite_loop_inside_pcall: Expect::Limit(Fuel), "while true do pcall(function() while true do end end) end";
     error_loop_inside_pcall: Expect::Limit(Fuel), "while true do pcall(error, 'x') end";
@@ -200,4 +225,58 @@ attacks! {
     print_spam: Expect::Limit(Fuel), "for i = 1, 1e6 do print(string.rep('x', 1e4)) end";
     memory_error_is_recoverable: Expect::Prints(&["false\tnot enough memory", "recovered"]),
         "print(pcall(string.rep, 'x', 1e8)) print('recovered')";
+}}
+
+/// The attacks that compile, on a guest that weval specialised for them
+/// (`ScriptEngine::specialised`): the specialised interpreter must end each
+/// one as the built-in guest does and leave the host as healthy.
+#[test]
+fn every_attack_that_compiles_ends_the_same_on_a_guest_specialised_for_it() {
+    let Some(weval) = crate::specialise::weval() else {
+        return;
+    };
+    let (attacks, left_out): (Vec<Attack>, Vec<Attack>) = escapes()
+        .into_iter()
+        .chain(denial_of_service())
+        .partition(compiles);
+    let left_out: Vec<&str> = left_out.iter().map(|a| a.name).collect();
+    assert_eq!(
+        left_out,
+        [
+            "binary_script_is_refused_before_running",
+            "deeply_nested_parentheses",
+            "deeply_nested_tables",
+            "deeply_nested_functions",
+            "deeply_nested_blocks",
+            "too_many_locals",
+        ]
+    );
+    let chunks: Vec<(String, Vec<u8>)> = attacks
+        .iter()
+        .map(|a| (format!("{}.lua", a.name), a.source.clone()))
+        .collect();
+    let specialised = engine().specialised(&weval, &chunks).unwrap();
+    let (mut specialised_fuel, mut built_in_fuel) = (0, 0);
+    for a in &attacks {
+        let fuel = attack(&specialised, a);
+        if matches!(a.expect, Expect::Prints(_)) {
+            specialised_fuel += fuel;
+            built_in_fuel += attack(engine(), a);
+        }
+    }
+    // The attacks that run to their end ran specialised: less fuel.
+    assert!(
+        specialised_fuel < built_in_fuel,
+        "specialised {specialised_fuel} against built-in {built_in_fuel}"
+    );
+}
+
+/// Whether `attack` compiles (as text: a chunk that does not compile has
+/// nothing to specialise, and `specialised` refuses it).
+fn compiles(attack: &Attack) -> bool {
+    mlua::Lua::new()
+        .load(&attack.source[..])
+        .set_mode(mlua::chunk::ChunkMode::Text)
+        .into_function()
+        .is_ok()
 }

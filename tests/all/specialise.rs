@@ -63,7 +63,7 @@ print(pcall(deep, 500))
 
 /// The weval executable, if built; `None` (after saying why) when missing
 /// and not required.
-fn weval() -> Option<PathBuf> {
+pub fn weval() -> Option<PathBuf> {
     let path = std::env::var_os("MOONBOX_WEVAL").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/weval-tool/target/release/weval"),
         PathBuf::from,

@@ -27,7 +27,12 @@ pub fn sandbox() -> Sandbox {
 
 /// A sandbox with `limits`.
 pub fn sandbox_with(limits: Limits) -> Sandbox {
-    engine()
+    sandbox_on(engine(), limits)
+}
+
+/// A sandbox of `engine` with `limits`.
+pub fn sandbox_on(engine: &ScriptEngine, limits: Limits) -> Sandbox {
+    engine
         .sandbox(&SandboxConfig {
             limits,
             ..SandboxConfig::default()

@@ -19,10 +19,15 @@ fn registry() -> Arc<ComponentRegistry> {
     Arc::new(demo::registry().unwrap())
 }
 
-/// Runs `inputs` to the end and records every tick.
+/// Runs `inputs` to the end and records every tick (specialised, as the
+/// run says, when the tests' engine specialises: `MOONBOX_TEST_SPECIALISE`).
 fn record(inputs: &Inputs) -> ReplayFile {
-    let mut sim = Simulation::new(engine(), registry(), inputs).unwrap();
-    let mut file = ReplayFile::new(inputs.clone());
+    let inputs = Inputs {
+        specialised: engine().specialises(),
+        ..inputs.clone()
+    };
+    let mut sim = Simulation::new(engine(), registry(), &inputs).unwrap();
+    let mut file = ReplayFile::new(inputs);
     file.ticks.push(sim.start().unwrap());
     while !sim.is_done() {
         file.ticks.push(sim.step(true).unwrap());

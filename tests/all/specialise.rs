@@ -14,7 +14,7 @@ use moonbox::{
     SpecialiseError,
 };
 
-use crate::support::{engine, printed, run_native};
+use crate::support::{engine, generic_engine, printed, run_native};
 
 /// A mod with calls, loops, a tail call, a closure, errors and deep
 /// recursion: what specialised code must get exactly right.
@@ -382,7 +382,7 @@ fn a_specialising_engine_runs_every_mod_specialised_and_replays_say_so() {
     let mut specialised = generic.clone();
     specialised.specialised = true;
 
-    let slow = run_demo(engine(), &generic);
+    let slow = run_demo(generic_engine(), &generic);
     let fast = run_demo(&specialising, &specialised);
     for (slow, fast) in slow.iter().zip(&fast) {
         assert_eq!(fast.world_hash, slow.world_hash, "tick {}", fast.tick);
@@ -410,7 +410,7 @@ fn a_specialising_engine_runs_every_mod_specialised_and_replays_say_so() {
             Err(other) => panic!("expected an inputs error, got {other}"),
             Ok(_) => panic!("expected an inputs error"),
         };
-    assert!(refused(engine(), &specialised).contains("specialised its mods"));
+    assert!(refused(generic_engine(), &specialised).contains("specialised its mods"));
     assert!(refused(&specialising, &generic).contains("did not specialise"));
 }
 

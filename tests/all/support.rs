@@ -6,8 +6,28 @@ use moonbox::{Channel, Limits, Sandbox, SandboxConfig, ScriptEngine};
 
 /// Compiling the guest takes a noticeable moment, so the tests share one
 /// engine. It is immutable once built (test-only; the library has no globals).
+///
+/// With `MOONBOX_TEST_SPECIALISE=WEVAL` (`scripts/test-specialised`) it
+/// specialises every mod it loads with that weval (`EngineConfig::weval`),
+/// so that the tests run their mods specialised.
 pub fn engine() -> &'static ScriptEngine {
     static ENGINE: OnceLock<ScriptEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let weval = std::env::var_os("MOONBOX_TEST_SPECIALISE").map(std::path::PathBuf::from);
+        ScriptEngine::with_config(&moonbox::EngineConfig {
+            weval,
+            ..moonbox::EngineConfig::default()
+        })
+        .expect("the engine builds")
+    })
+}
+
+/// An engine that never specialises: [`engine`], unless that specialises.
+pub fn generic_engine() -> &'static ScriptEngine {
+    static ENGINE: OnceLock<ScriptEngine> = OnceLock::new();
+    if !engine().specialises() {
+        return engine();
+    }
     ENGINE.get_or_init(|| ScriptEngine::new().expect("the engine builds"))
 }
 
